@@ -1,0 +1,173 @@
+"""Hand-crafted cover descriptors: colour, light, edges/texture and faces.
+
+Everything runs on small thumbnails so the whole set costs a few milliseconds per cover.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image
+from skimage import data as skdata
+from skimage.feature import Cascade, local_binary_pattern
+
+VERSION = "descriptors-v1"
+
+COLOUR_NAMES = (
+    "black", "white", "gray", "red", "orange", "yellow", "green", "teal", "blue", "purple", "pink", "brown",
+)
+WORKING_SIZE = 96  # edges, LBP and faces: small is fast and still finds cover-sized faces
+COLOUR_SIZE = 64  # colour and light statistics
+HSV_BINS = (8, 3, 3)
+LBP_POINTS = 8
+LBP_BINS = LBP_POINTS + 2  # 'uniform' patterns
+
+
+@dataclass(frozen=True)
+class Face:
+    row: float  # top-left, as fractions of the cover
+    col: float
+    size: float  # side length as a fraction of the cover side
+
+
+@dataclass(frozen=True)
+class Descriptors:
+    brightness: float  # mean value (HSV V), 0..1
+    contrast: float  # std of luminance, 0..~0.5
+    saturation: float  # mean HSV saturation, 0..1
+    colorfulness: float  # Hasler & Süsstrunk, scaled to ~0..1
+    hue_spread: float  # 1 - resultant length of saturation-weighted hues (0 = one hue)
+    edge_density: float  # share of pixels on a strong edge
+    colours: dict[str, float]  # share of the cover per basic colour name
+    palette: list[tuple[str, float, str]]  # dominant colours: (name, share, hex)
+    hsv_hist: np.ndarray
+    lbp_hist: np.ndarray
+    faces: list[Face]
+
+    @property
+    def face_count(self) -> int:
+        return len(self.faces)
+
+    @property
+    def largest_face_area(self) -> float:
+        return max((f.size**2 for f in self.faces), default=0.0)
+
+    def vector(self) -> np.ndarray:
+        scalars = [
+            self.brightness, self.contrast, self.saturation, self.colorfulness, self.hue_spread,
+            self.edge_density, min(self.face_count, 3) / 3, self.largest_face_area,
+        ]
+        colours = [self.colours[name] for name in COLOUR_NAMES]
+        return np.concatenate([scalars, colours, self.hsv_hist, self.lbp_hist]).astype(np.float32)
+
+
+def vector_size() -> int:
+    return 8 + len(COLOUR_NAMES) + int(np.prod(HSV_BINS)) + LBP_BINS
+
+
+def describe(image: Image.Image) -> Descriptors:
+    """Compute all descriptors of an RGB image."""
+    working = image.resize((WORKING_SIZE, WORKING_SIZE), Image.Resampling.BILINEAR)
+    colour = working.resize((COLOUR_SIZE, COLOUR_SIZE), Image.Resampling.BILINEAR)
+    small = np.asarray(colour, dtype=np.float32) / 255
+    hsv = np.asarray(colour.convert("HSV"), dtype=np.float32) / 255
+    grey = np.asarray(working.convert("L"), dtype=np.float32) / 255
+    names = name_pixels(hsv)
+    colours = {name: float(np.mean(names == i)) for i, name in enumerate(COLOUR_NAMES)}
+    return Descriptors(
+        brightness=float(hsv[..., 2].mean()),
+        contrast=float(grey.std()),
+        saturation=float(hsv[..., 1].mean()),
+        colorfulness=colorfulness(small),
+        hue_spread=hue_spread(hsv),
+        edge_density=edge_density(grey),
+        colours=colours,
+        palette=palette(small, names),
+        hsv_hist=hsv_histogram(hsv),
+        lbp_hist=lbp_histogram(grey),
+        faces=detect_faces(grey),
+    )
+
+
+def name_pixels(hsv: np.ndarray) -> np.ndarray:
+    """Index into COLOUR_NAMES for every pixel of an HSV (0..1) array."""
+    h, s, v = hsv[..., 0] * 360, hsv[..., 1], hsv[..., 2]
+    out = np.full(h.shape, COLOUR_NAMES.index("gray"), dtype=np.int8)
+    chromatic = (s >= 0.25) & (v >= 0.2)
+    hue_edges = [(15, "red"), (40, "orange"), (70, "yellow"), (160, "green"), (200, "teal"), (255, "blue"),
+                 (290, "purple"), (335, "pink"), (361, "red")]
+    lower = 0.0
+    for upper, name in hue_edges:
+        out[chromatic & (h >= lower) & (h < upper)] = COLOUR_NAMES.index(name)
+        lower = upper
+    brown = chromatic & (h >= 10) & (h < 45) & (v < 0.6)
+    out[brown] = COLOUR_NAMES.index("brown")
+    pink = chromatic & ((h < 15) | (h >= 335)) & (s < 0.5) & (v > 0.7)
+    out[pink] = COLOUR_NAMES.index("pink")
+    out[v < 0.2] = COLOUR_NAMES.index("black")
+    out[(s < 0.25) & (v >= 0.2) & (v < 0.8)] = COLOUR_NAMES.index("gray")
+    out[(s < 0.15) & (v >= 0.8)] = COLOUR_NAMES.index("white")
+    return out
+
+
+def palette(rgb: np.ndarray, names: np.ndarray, k: int = 4, min_share: float = 0.05) -> list[tuple[str, float, str]]:
+    """The k most common colour names with their mean colour, largest first."""
+    counts = np.bincount(names.ravel(), minlength=len(COLOUR_NAMES)) / names.size
+    result = []
+    for index in np.argsort(counts)[::-1][:k]:
+        if counts[index] < min_share:
+            break
+        mean = rgb[names == index].mean(axis=0)
+        hex_colour = "#" + "".join(f"{int(round(c * 255)):02x}" for c in mean)
+        result.append((COLOUR_NAMES[index], float(counts[index]), hex_colour))
+    return result
+
+
+def colorfulness(rgb: np.ndarray) -> float:
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    rg, yb = r - g, 0.5 * (r + g) - b
+    value = np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean())
+    return float(min(value / 0.6, 1.0))  # 0.6 ≈ an extremely colourful image
+
+
+def hue_spread(hsv: np.ndarray) -> float:
+    angle = hsv[..., 0] * 2 * np.pi
+    weight = hsv[..., 1] * hsv[..., 2]
+    total = weight.sum()
+    if total < 1e-6:
+        return 0.0
+    resultant = np.hypot((weight * np.cos(angle)).sum(), (weight * np.sin(angle)).sum()) / total
+    return float(1.0 - resultant)
+
+
+def edge_density(grey: np.ndarray, threshold: float = 0.15) -> float:
+    gy, gx = np.gradient(grey)
+    return float(np.mean(np.hypot(gx, gy) > threshold / 2))
+
+
+def hsv_histogram(hsv: np.ndarray) -> np.ndarray:
+    hist, _ = np.histogramdd(hsv.reshape(-1, 3), bins=HSV_BINS, range=((0, 1), (0, 1), (0, 1)))
+    return (hist.ravel() / hsv[..., 0].size).astype(np.float32)
+
+
+def lbp_histogram(grey: np.ndarray) -> np.ndarray:
+    codes = local_binary_pattern((grey * 255).astype(np.uint8), LBP_POINTS, 1, method="uniform")
+    hist = np.bincount(codes.astype(np.int64).ravel(), minlength=LBP_BINS)[:LBP_BINS]
+    return (hist / codes.size).astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def _cascade() -> Cascade:
+    return Cascade(skdata.lbp_frontal_face_cascade_filename())
+
+
+def detect_faces(grey: np.ndarray) -> list[Face]:
+    """Frontal faces in a square greyscale (0..1) thumbnail."""
+    side = grey.shape[0]
+    found = _cascade().detect_multi_scale(
+        grey.astype(np.float64), scale_factor=1.3, step_ratio=1.2, min_size=(16, 16), max_size=(side, side),
+        min_neighbor_number=1,
+    )
+    return [Face(row=d["r"] / side, col=d["c"] / side, size=d["width"] / side) for d in found]

@@ -1,0 +1,49 @@
+import numpy as np
+
+from models.distinctive import distinctive_tags, genre_totals
+
+VOCAB = ["dark", "face", "guitar", "neon", "red", "cowboy hat"]
+GENRES = ["Country", "Electronic", "Rock"]
+
+
+def test_tag_in_one_top_n_only_is_distinctive():
+    # Summed scores per genre (rows) and tag (columns), top-2 per genre.
+    totals = np.array([
+        [5, 9, 1, 0, 0, 8],  # Country: face, cowboy hat
+        [7, 1, 0, 9, 0, 0],  # Electronic: neon, dark
+        [9, 8, 6, 0, 1, 0],  # Rock: dark, face
+    ], dtype=float)
+    counts = np.array([10, 10, 10])
+    result = distinctive_tags(totals, counts, VOCAB, GENRES, top_n=2)
+    assert result["Country"] == ["cowboy hat"]  # 'face' is in Rock's top-2 too
+    assert result["Electronic"] == ["neon"]  # 'dark' is in Rock's top-2 too
+    assert result["Rock"] == [] or result["Rock"]  # decided by the fallback below
+
+
+def test_genre_left_empty_falls_back_to_lift():
+    totals = np.array([
+        [9, 8, 0, 0, 1, 0],
+        [9, 8, 0, 0, 0, 0],
+        [9, 8, 5, 0, 0, 0],
+    ], dtype=float)
+    counts = np.array([10, 10, 10])
+    result = distinctive_tags(totals, counts, VOCAB, GENRES, top_n=2, fallback_k=1)
+    # Every genre shares the same top-2, so all fall back: Rock's guitar has the highest lift there.
+    assert result["Rock"] == ["guitar"]
+    assert result["Country"] == ["red"]
+    assert all(result[g] for g in ["Country", "Rock"])
+
+
+def test_no_genre_ends_empty_when_any_tag_has_lift():
+    rng = np.random.default_rng(0)
+    totals = rng.random((3, 6)) * 10
+    totals[:, :2] = 20  # the same two tags top every genre
+    result = distinctive_tags(totals, np.array([10, 10, 10]), VOCAB, GENRES, top_n=2)
+    assert all(result[g] for g in GENRES)
+
+
+def test_genre_totals_count_multi_genre_rows_in_each_genre():
+    scores = np.array([[1.0, 0, 0, 0, 0, 0], [0, 1.0, 0, 0, 0, 0]])
+    totals, counts = genre_totals(scores, [{"Rock", "Country"}, {"Rock"}], GENRES)
+    assert counts.tolist() == [1, 0, 2]
+    assert totals[2, :2].tolist() == [1.0, 1.0] and totals[0, 0] == 1.0

@@ -1,0 +1,108 @@
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from models.image import MAX_PIXELS, ImageError, load_image
+
+
+def encode(image: Image.Image, fmt: str, **kwargs) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **kwargs)
+    return buffer.getvalue()
+
+
+def gradient(mode: str = "RGB", size=(64, 48)) -> Image.Image:
+    x = np.linspace(0, 255, size[0], dtype=np.uint8)
+    rgb = np.stack([np.tile(x, (size[1], 1))] * 3, axis=-1)
+    rgb[..., 1] = 30
+    return Image.fromarray(rgb).convert(mode)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "GIF", "BMP"])
+def test_common_formats_load_as_rgb(fmt):
+    image = load_image(encode(gradient(), fmt))
+    assert image.mode == "RGB"
+    assert image.size == (64, 48)
+
+
+def test_png_with_alpha_is_flattened_on_white():
+    rgba = Image.new("RGBA", (10, 10), (255, 0, 0, 0))
+    image = load_image(encode(rgba, "PNG"))
+    assert image.mode == "RGB"
+    assert image.getpixel((5, 5)) == (255, 255, 255)
+
+
+@pytest.mark.parametrize("mode", ["L", "CMYK", "P", "I;16"])
+def test_other_modes_normalise_to_rgb(mode):
+    fmt = "JPEG" if mode == "CMYK" else "PNG"
+    image = load_image(encode(gradient().convert(mode), fmt))
+    assert image.mode == "RGB"
+
+
+def test_gif_takes_first_frame():
+    frames = [Image.new("RGB", (8, 8), colour) for colour in [(255, 0, 0), (0, 0, 255)]]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:])
+    image = load_image(buffer.getvalue())
+    r, g, b = image.getpixel((4, 4))
+    assert r > 200 and b < 50
+
+
+def test_exif_rotation_is_applied():
+    image = gradient(size=(40, 20))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise when shown
+    loaded = load_image(encode(image, "JPEG", exif=exif.tobytes()))
+    assert loaded.size == (20, 40)
+
+
+@pytest.mark.parametrize("data, words", [
+    (b"", "empty"),
+    (b"this is not an image at all", "doesn't look like an image"),
+    (b"<html><body>hello</body></html>", "doesn't look like an image"),
+])
+def test_rejects_empty_and_non_images(data, words):
+    with pytest.raises(ImageError, match=words):
+        load_image(data)
+
+
+def test_rejects_truncated_file():
+    data = encode(gradient(size=(300, 300)), "JPEG")
+    with pytest.raises(ImageError, match="damaged or cut off"):
+        load_image(data[: len(data) // 2])
+
+
+def test_rejects_more_than_15_mb():
+    with pytest.raises(ImageError, match="too large"):
+        load_image(b"\xff\xd8" + b"\0" * (15 * 1024 * 1024))
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    """A PNG that claims a huge size: a decompression bomb's header, never decoded."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("side", [6400, 20000, 100000])
+def test_rejects_decompression_bombs_before_decoding(side):
+    assert side * side > MAX_PIXELS
+    with pytest.raises(ImageError, match="too many pixels"):
+        load_image(_png_header_only(side, side))
+
+
+def test_accepts_just_under_the_pixel_limit_header():
+    # 6000×6000 = 36 MP is allowed by the size check (it then fails only because the data is fake).
+    with pytest.raises(ImageError, match="damaged or cut off"):
+        load_image(_png_header_only(6000, 6000))
+
+
+def test_image_error_is_a_value_error_with_a_human_message():
+    with pytest.raises(ValueError) as info:
+        load_image(b"nope")
+    assert "Traceback" not in str(info.value) and str(info.value).endswith(".")
