@@ -1,0 +1,1 @@
+"""Sleeve chat front ends and their feedback store."""
