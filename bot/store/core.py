@@ -1,0 +1,375 @@
+"""The feedback store: predictions, votes, model versions and retrain runs in one SQLite file.
+
+One `Store` owns one aiosqlite connection (one worker thread) in autocommit mode. An asyncio
+lock serialises every operation on it, so a multi-statement transaction never interleaves with
+another coroutine's statements. Other processes (the retrain job) open their own `Store` on
+the same file; WAL lets them read while the bot writes, and `busy_timeout` makes writers queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+import aiosqlite
+
+from bot.labels import CONFIRM, Vote
+from bot.store.migrate import Migration, apply_migrations, load_migrations
+from bot.store.records import (
+    FeedbackRow,
+    ModelVersion,
+    PredictionRecord,
+    RetrainRun,
+    RunStatus,
+    Stats,
+    StoredPrediction,
+    Trigger,
+    decode_features,
+    decode_model_version,
+    decode_prediction,
+    decode_run,
+    decode_vote,
+    encode_record,
+)
+
+DB_NAME = "sleeve.db"
+BUSY_TIMEOUT_MS = 5_000
+RETRAIN_STALE_AFTER_S = 15 * 60.0
+FINAL_STATUSES: frozenset[str] = frozenset({"promoted", "rejected", "failed"})
+DAY_S = 86_400.0
+
+Clock = Callable[[], float]
+
+
+def default_path(data_dir: str | os.PathLike[str]) -> Path:
+    return Path(data_dir) / DB_NAME
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this machine."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+class Store:
+    def __init__(self, conn: aiosqlite.Connection, path: Path, clock: Clock, is_alive: Callable[[int], bool]):
+        self._conn = conn
+        self._lock = asyncio.Lock()
+        self._clock = clock
+        self._is_alive = is_alive
+        self.path = path
+
+    @classmethod
+    async def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        clock: Clock = time.time,
+        is_alive: Callable[[int], bool] = pid_alive,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        migrations: list[Migration] | None = None,
+    ) -> Store:
+        """Open (creating if needed) the database at `path` and bring its schema up to date."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            conn.row_factory = sqlite3.Row
+            await conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            await apply_migrations(conn, load_migrations() if migrations is None else migrations, clock())
+        except BaseException:
+            await conn.close()
+            raise
+        return cls(conn, path, clock, is_alive)
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._conn.close()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _transaction(self, mode: Literal["IMMEDIATE", "DEFERRED"] = "IMMEDIATE") -> AsyncIterator[None]:
+        """IMMEDIATE takes the write lock up front, so busy_timeout (not a deadlock) handles contention."""
+        async with self._lock:
+            await self._conn.execute(f"BEGIN {mode}")
+            try:
+                yield
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            await self._conn.execute("COMMIT")
+
+    async def _fetch(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
+        async with self._lock:
+            return list(await self._conn.execute_fetchall(sql, params))
+
+    async def _change(self, sql: str, params: Any = ()) -> int:
+        """Run one writing statement; the number of rows it changed."""
+        async with self._lock:
+            cursor = await self._conn.execute(sql, params)
+            return cursor.rowcount
+
+    async def _rows(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
+        """Inside `_transaction`, where the lock is already held."""
+        return list(await self._conn.execute_fetchall(sql, params))
+
+    async def pragma(self, name: str) -> Any:
+        if not re.fullmatch(r"[a-z_]+", name):
+            raise ValueError(f"not a pragma name: {name!r}")
+        rows = await self._fetch(f"PRAGMA {name}")
+        return rows[0][0] if rows else None
+
+    async def applied_migrations(self) -> list[tuple[int, str]]:
+        rows = await self._fetch("SELECT version, name FROM schema_migrations ORDER BY version")
+        return [(row["version"], row["name"]) for row in rows]
+
+    # -- predictions ----------------------------------------------------------------------------
+
+    async def record_prediction(self, record: PredictionRecord) -> int:
+        values = encode_record(record) | {"created": self._clock()}
+        columns = ", ".join(values)
+        placeholders = ", ".join(f":{name}" for name in values)
+        sql = f"INSERT INTO predictions ({columns}) VALUES ({placeholders}) RETURNING id"
+        rows = await self._fetch(sql, values)
+        return rows[0]["id"]
+
+    async def set_message_id(self, prediction_id: int, message_id: str) -> bool:
+        sql = "UPDATE predictions SET message_id = ? WHERE id = ?"
+        return await self._change(sql, (message_id, prediction_id)) == 1
+
+    async def get_prediction(self, prediction_id: int) -> StoredPrediction | None:
+        rows = await self._fetch("SELECT * FROM predictions WHERE id = ?", (prediction_id,))
+        return decode_prediction(rows[0]) if rows else None
+
+    async def prediction_by_message(self, platform: str, message_id: str) -> StoredPrediction | None:
+        rows = await self._fetch(
+            "SELECT * FROM predictions WHERE message_id = ? AND platform = ? ORDER BY id DESC LIMIT 1",
+            (message_id, platform),
+        )
+        return decode_prediction(rows[0]) if rows else None
+
+    # -- votes ----------------------------------------------------------------------------------
+
+    async def vote(self, prediction_id: int, voter_id: str, label: str, is_admin: bool = False) -> str | None:
+        """Record (or replace) this voter's vote; the label stored, or None if there is no such prediction.
+
+        `labels.CONFIRM` ("the top guess is right") is stored as the prediction's top genre.
+        """
+        rows = await self._fetch(
+            """
+            INSERT INTO votes (prediction_id, voter_id, label, is_admin, created)
+            SELECT id, :voter, CASE WHEN :label = :confirm THEN top_genre ELSE :label END, :admin, :now
+            FROM predictions WHERE id = :prediction
+            ON CONFLICT (prediction_id, voter_id) DO UPDATE
+                SET label = excluded.label, is_admin = excluded.is_admin, created = excluded.created
+            RETURNING label
+            """,
+            {
+                "prediction": prediction_id,
+                "voter": voter_id,
+                "label": label,
+                "confirm": CONFIRM,
+                "admin": int(is_admin),
+                "now": self._clock(),
+            },
+        )
+        return rows[0]["label"] if rows else None
+
+    async def retract(self, prediction_id: int, voter_id: str) -> bool:
+        changed = await self._change(
+            "DELETE FROM votes WHERE prediction_id = ? AND voter_id = ?", (prediction_id, voter_id)
+        )
+        return changed == 1
+
+    async def votes_for(self, prediction_id: int) -> list[Vote]:
+        rows = await self._fetch(
+            "SELECT * FROM votes WHERE prediction_id = ? ORDER BY created, voter_id", (prediction_id,)
+        )
+        return [decode_vote(row) for row in rows]
+
+    async def count_votes_since(self, timestamp: float) -> int:
+        """Votes cast or changed at or after `timestamp` (unix seconds)."""
+        rows = await self._fetch("SELECT COUNT(*) FROM votes WHERE created >= ?", (timestamp,))
+        return rows[0][0]
+
+    # -- privacy and housekeeping ---------------------------------------------------------------
+
+    async def forget_user(self, platform: str, user_id: str) -> tuple[int, int]:
+        """Delete a user's votes and the predictions they asked for; (votes, predictions) deleted.
+
+        Other people's votes on those predictions go with them (ON DELETE CASCADE) and are not counted.
+        """
+        async with self._transaction():
+            votes = await self._conn.execute(
+                "DELETE FROM votes WHERE voter_id = ? "
+                "AND prediction_id IN (SELECT id FROM predictions WHERE platform = ?)",
+                (user_id, platform),
+            )
+            predictions = await self._conn.execute(
+                "DELETE FROM predictions WHERE platform = ? AND requester_id = ?", (platform, user_id)
+            )
+            return votes.rowcount, predictions.rowcount
+
+    async def prune(self, older_than_days: float, keep_voted: bool = True) -> int:
+        """Delete predictions older than this; the number deleted.
+
+        Voted predictions are training data and stay unless `keep_voted` is False.
+        """
+        sql = "DELETE FROM predictions WHERE created < ?"
+        if keep_voted:
+            sql += " AND NOT EXISTS (SELECT 1 FROM votes WHERE votes.prediction_id = predictions.id)"
+        return await self._change(sql, (self._clock() - older_than_days * DAY_S,))
+
+    # -- reporting and training -----------------------------------------------------------------
+
+    async def stats(self, model_version: str | None = None) -> Stats:
+        """Counts over all predictions, or only those made by `model_version`."""
+        async with self._transaction("DEFERRED"):
+            counts = await self._rows(
+                """
+                SELECT
+                    (SELECT COUNT(*) FROM predictions WHERE :mv IS NULL OR model_version = :mv),
+                    COUNT(*),
+                    COUNT(DISTINCT p.platform || ':' || v.voter_id)
+                FROM votes v JOIN predictions p ON p.id = v.prediction_id
+                WHERE :mv IS NULL OR p.model_version = :mv
+                """,
+                {"mv": model_version},
+            )
+            last = await self._rows("SELECT * FROM retrain_runs ORDER BY started DESC, id DESC LIMIT 1")
+        predictions, votes, voters = counts[0]
+        return Stats(predictions, votes, voters, decode_run(last[0]) if last else None)
+
+    async def feedback_rows(self, include_spotify: bool) -> list[FeedbackRow]:
+        """Voted predictions with their features and votes, oldest first.
+
+        Spotify covers may already be in the training set, so the caller can leave them out.
+        """
+        where = "EXISTS (SELECT 1 FROM votes WHERE votes.prediction_id = p.id)"
+        if not include_spotify:
+            where += " AND p.source_kind != 'spotify'"
+        async with self._transaction("DEFERRED"):
+            predictions = await self._rows(f"SELECT * FROM predictions p WHERE {where} ORDER BY p.id")
+            votes = await self._rows(
+                f"SELECT v.* FROM votes v JOIN predictions p ON p.id = v.prediction_id WHERE {where} "
+                "ORDER BY v.prediction_id, v.created, v.voter_id"
+            )
+        by_prediction: dict[int, list[Vote]] = {}
+        for row in votes:
+            by_prediction.setdefault(row["prediction_id"], []).append(decode_vote(row))
+        return [_feedback_row(row, by_prediction.get(row["id"], [])) for row in predictions]
+
+    # -- model versions -------------------------------------------------------------------------
+
+    async def record_model_version(
+        self, version: str, metrics: dict[str, Any], path: str | None = None, promoted: bool = False
+    ) -> None:
+        """Insert or update a model version; its `created` time is kept from the first record."""
+        await self._change(
+            """
+            INSERT INTO model_versions (version, created, metrics, promoted, path) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (version) DO UPDATE
+                SET metrics = excluded.metrics, promoted = excluded.promoted, path = excluded.path
+            """,
+            (version, self._clock(), json.dumps(metrics), int(promoted), path),
+        )
+
+    async def list_model_versions(self) -> list[ModelVersion]:
+        rows = await self._fetch("SELECT * FROM model_versions ORDER BY created, version")
+        return [decode_model_version(row) for row in rows]
+
+    # -- retraining -----------------------------------------------------------------------------
+
+    async def try_start_retrain(
+        self, trigger: Trigger, pid: int, stale_after: float = RETRAIN_STALE_AFTER_S
+    ) -> int | None:
+        """Start a retrain run and return its id, or None while another live run holds the lock.
+
+        A running run whose process is gone, or whose heartbeat is older than `stale_after`
+        seconds, is marked 'crashed' and the lock passes to the caller.
+        """
+        now = self._clock()
+        async with self._transaction():
+            running = await self._rows("SELECT * FROM retrain_runs WHERE status = 'running'")
+            for run in map(decode_run, running):
+                reason = self._why_dead(run, now, stale_after)
+                if reason is None:
+                    return None
+                await self._conn.execute(
+                    "UPDATE retrain_runs SET status = 'crashed', finished = ?, summary = ? WHERE id = ?",
+                    (now, json.dumps({"recovered": reason}), run.id),
+                )
+            rows = await self._rows(
+                "INSERT INTO retrain_runs (started, status, trigger, pid, heartbeat) "
+                "VALUES (?, 'running', ?, ?, ?) RETURNING id",
+                (now, trigger, pid, now),
+            )
+            return rows[0]["id"]
+
+    def _why_dead(self, run: RetrainRun, now: float, stale_after: float) -> str | None:
+        if not self._is_alive(run.pid):
+            return f"process {run.pid} is gone"
+        if now - run.heartbeat > stale_after:
+            return f"no heartbeat for {now - run.heartbeat:.0f} s"
+        return None
+
+    async def heartbeat(self, run_id: int) -> bool:
+        """Refresh a running run's heartbeat; False if it is no longer running (e.g. recovered as crashed)."""
+        sql = "UPDATE retrain_runs SET heartbeat = ? WHERE id = ? AND status = 'running'"
+        return await self._change(sql, (self._clock(), run_id)) == 1
+
+    async def finish_retrain(
+        self, run_id: int, status: RunStatus, summary: dict[str, Any] | None = None
+    ) -> bool:
+        """Close a running run as promoted, rejected or failed; False if it was not running any more."""
+        if status not in FINAL_STATUSES:
+            raise ValueError(f"a retrain run finishes as one of {sorted(FINAL_STATUSES)}, not {status!r}")
+        changed = await self._change(
+            "UPDATE retrain_runs SET status = ?, finished = ?, summary = ? "
+            "WHERE id = ? AND status = 'running'",
+            (status, self._clock(), None if summary is None else json.dumps(summary), run_id),
+        )
+        return changed == 1
+
+    async def get_retrain_run(self, run_id: int) -> RetrainRun | None:
+        rows = await self._fetch("SELECT * FROM retrain_runs WHERE id = ?", (run_id,))
+        return decode_run(rows[0]) if rows else None
+
+
+def _feedback_row(row: sqlite3.Row, votes: list[Vote]) -> FeedbackRow:
+    return FeedbackRow(
+        prediction_id=row["id"],
+        created=row["created"],
+        source_kind=row["source_kind"],
+        source_ref=row["source_ref"],
+        image_sha256=row["image_sha256"],
+        model_version=row["model_version"],
+        top_genre=row["top_genre"],
+        features=decode_features(row["features"]),
+        votes=votes,
+    )
