@@ -6,7 +6,7 @@ Everything runs on small thumbnails so the whole set costs a few milliseconds pe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+import threading
 
 import numpy as np
 from PIL import Image
@@ -158,9 +158,14 @@ def lbp_histogram(grey: np.ndarray) -> np.ndarray:
     return (hist / codes.size).astype(np.float32)
 
 
-@lru_cache(maxsize=1)
+_local = threading.local()
+
+
 def _cascade() -> Cascade:
-    return Cascade(skdata.lbp_frontal_face_cascade_filename())
+    # One cascade per thread: the detector keeps scratch state while it scans.
+    if not hasattr(_local, "cascade"):
+        _local.cascade = Cascade(skdata.lbp_frontal_face_cascade_filename())
+    return _local.cascade
 
 
 def detect_faces(grey: np.ndarray) -> list[Face]:

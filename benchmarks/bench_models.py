@@ -1,0 +1,102 @@
+"""Benchmark the cover pipeline: decode → embed → descriptors → classify → tags.
+
+Prints per-cover latency (p50/p95) on one thread, throughput with batching, cold start and peak
+RSS. Run: `python benchmarks/bench_models.py [--covers DIR] [--n 200]`. Numbers, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core, as promised to small servers
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_COVERS = ROOT.parent / "shared" / "data" / "covers-spotify-fresh" / "images"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--covers", type=Path, default=DEFAULT_COVERS, help="folder of cover images")
+    parser.add_argument("--n", type=int, default=200, help="covers to time")
+    parser.add_argument("--batch", type=int, default=16)
+    args = parser.parse_args()
+    paths = sorted(p for p in args.covers.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"})[: args.n]
+    if not paths:
+        print(f"no covers in {args.covers}", file=sys.stderr)
+        return 1
+    blobs = [p.read_bytes() for p in paths]
+
+    start = time.perf_counter()
+    from models.predictor import Predictor
+
+    predictor = Predictor.load(threads=1)
+    predictor.predict(blobs[0])
+    cold = time.perf_counter() - start
+
+    for blob in blobs[:10]:
+        predictor.predict(blob)
+    latencies = []
+    for blob in blobs:
+        t = time.perf_counter()
+        predictor.predict(blob)
+        latencies.append((time.perf_counter() - t) * 1000)
+
+    from models.image import load_image
+
+    images = [load_image(b) for b in blobs]
+    t = time.perf_counter()
+    for i in range(0, len(images), args.batch):
+        predictor.predict_images(images[i:i + args.batch])
+    batched = (time.perf_counter() - t) / len(images) * 1000
+
+    stages = stage_times(predictor, blobs[:50])
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"covers: {len(blobs)} from {args.covers}")
+    print(f"model: {predictor.version}; one onnxruntime thread")
+    print(f"cold start (import + load + first prediction): {cold:.2f} s")
+    print(f"per cover, one at a time: p50 {statistics.median(latencies):.1f} ms, p95 {percentile(latencies, 95):.1f} ms")
+    print(f"per cover, batches of {args.batch} (decoded): {batched:.1f} ms ({1000 / batched:.0f} covers/s)")
+    print("stage medians (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()))
+    print(f"peak RSS: {rss:.0f} MB")
+    return 0
+
+
+def stage_times(predictor, blobs: list[bytes]) -> dict[str, float]:
+    from models import descriptors
+    from models.features import CoverFeatures, shrink
+    from models.image import load_image
+    from models.tagger import all_scores
+
+    times: dict[str, list[float]] = {"decode": [], "embed": [], "descriptors": [], "classify": [], "tags": []}
+    for blob in blobs:
+        t0 = time.perf_counter()
+        image = shrink(load_image(blob))
+        t1 = time.perf_counter()
+        embedding, logits = predictor.extractor.embedder.embed([image])
+        t2 = time.perf_counter()
+        d = descriptors.describe(image)
+        t3 = time.perf_counter()
+        vector = CoverFeatures(embedding[0], logits[0], d).vector()[None, :]
+        predictor.predict_vectors(vector)
+        predictor.artifact.popularity.predict(vector[0])
+        t4 = time.perf_counter()
+        all_scores(d, logits[0])
+        t5 = time.perf_counter()
+        for key, a, b in zip(times, (t0, t1, t2, t3, t4), (t1, t2, t3, t4, t5)):
+            times[key].append((b - a) * 1000)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,126 @@
+"""Versioned model artifacts: a directory with manifest.json, the genre and popularity models,
+and the tag table. Loading checks the feature spec against the running code."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+import joblib
+
+from models.genre import GenreModel
+from models.popularity import PopularityModel
+
+MANIFEST = "manifest.json"
+GENRE_FILE = "genre.joblib"
+POPULARITY_FILE = "popularity.npz"
+TAGS_FILE = "tags.json"
+SHIPPED_DIR = Path(__file__).resolve().parent / "artifacts" / "base"
+BASE_FEATURES = Path(__file__).resolve().parent / "artifacts" / "base_features.npz"
+
+
+class ArtifactError(RuntimeError):
+    """An artifact directory is missing, damaged, or made for other code."""
+
+
+@dataclass
+class Artifact:
+    manifest: dict
+    genre: GenreModel
+    popularity: PopularityModel
+    vocabulary: list[str]
+    distinctive: dict[str, list[str]]
+
+    @property
+    def version(self) -> str:
+        return self.manifest["version"]
+
+    @property
+    def genres(self) -> list[str]:
+        return self.manifest["genres"]
+
+
+def library_versions() -> dict[str, str]:
+    names = ["numpy", "scikit-learn", "scikit-image", "onnxruntime", "pillow"]
+    versions = {"python": platform.python_version()}
+    for name in names:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "missing"
+    return versions
+
+
+def new_version(prefix: str = "v") -> str:
+    return prefix + datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+
+
+def save(artifact: Artifact, directory: Path) -> Path:
+    """Write the artifact into directory atomically: a temp dir beside it, then one rename."""
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    temp = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
+    try:
+        joblib.dump(artifact.genre, temp / GENRE_FILE, compress=3)
+        artifact.popularity.save(temp / POPULARITY_FILE)
+        (temp / TAGS_FILE).write_text(json.dumps(
+            {"vocabulary": artifact.vocabulary, "distinctive": artifact.distinctive}, indent=1, ensure_ascii=False))
+        manifest = {**artifact.manifest, "libraries": library_versions()}
+        manifest.setdefault("created", datetime.now(UTC).isoformat(timespec="seconds"))
+        (temp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
+        _fsync_dir(temp)
+        if directory.exists():
+            shutil.rmtree(directory)
+        os.replace(temp, directory)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    return directory
+
+
+def read_manifest(directory: Path) -> dict:
+    path = Path(directory) / MANIFEST
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ArtifactError(f"{directory} is not a Sleeve model: {MANIFEST} is missing") from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"{path} is damaged: {exc}") from exc
+
+
+def load(directory: Path, expected_spec: dict) -> Artifact:
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    check_spec(manifest.get("feature_spec", {}), expected_spec, directory)
+    try:
+        genre = joblib.load(directory / GENRE_FILE)
+        popularity = PopularityModel.load(directory / POPULARITY_FILE)
+        tags = json.loads((directory / TAGS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError, EOFError, KeyError, ImportError, AttributeError) as exc:
+        raise ArtifactError(f"model {directory} is damaged or incomplete: {exc}") from exc
+    if genre.genres != manifest["genres"]:
+        raise ArtifactError(f"model {directory}: genre list in {GENRE_FILE} does not match the manifest")
+    return Artifact(manifest, genre, popularity, tags["vocabulary"], tags["distinctive"])
+
+
+def check_spec(found: dict, expected: dict, directory: Path) -> None:
+    differences = sorted(k for k in set(found) | set(expected) if found.get(k) != expected.get(k))
+    if differences:
+        details = "; ".join(f"{k}: model has {found.get(k)!r}, code makes {expected.get(k)!r}" for k in differences)
+        raise ArtifactError(
+            f"model {directory} was trained on different features than this code computes ({details}). "
+            "Retrain it with `python -m training train`, or use a model made for this version of Sleeve."
+        )
+
+
+def _fsync_dir(directory: Path) -> None:
+    for path in directory.iterdir():
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())

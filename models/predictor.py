@@ -1,0 +1,97 @@
+"""The one inference API: image bytes in, a Prediction out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from models import artifact as artifacts
+from models.embedder import Embedder
+from models.features import CoverFeatures, FeatureExtractor
+from models.image import load_image
+from models.prediction import GenreScore, Popularity, Prediction, Tag
+from models.tagger import MIN_SCORE, all_scores
+
+TOP_GENRES_WITH_REASONS = 3
+AGGREGATE_MIN_SCORE = 1 / 3  # a tag describes an artist's covers when its mean score is this high
+
+
+class Predictor:
+    """Thread-safe: every call reads shared, immutable models (onnxruntime sessions are thread-safe)."""
+
+    def __init__(self, artifact: artifacts.Artifact, extractor: FeatureExtractor, path: Path | None = None):
+        self.artifact = artifact
+        self.extractor = extractor
+        self.path = path
+
+    @classmethod
+    def load(cls, directory: Path | None = None, embedder: Embedder | None = None, threads: int = 1) -> Predictor:
+        directory = Path(directory) if directory else artifacts.SHIPPED_DIR
+        extractor = FeatureExtractor(embedder or Embedder(threads=threads))
+        return cls(artifacts.load(directory, extractor.spec), extractor, directory)
+
+    def reload(self, directory: Path) -> Predictor:
+        """A predictor for another model version sharing this one's embedder (cheap switch)."""
+        return Predictor(artifacts.load(directory, self.extractor.spec), self.extractor, Path(directory))
+
+    @property
+    def version(self) -> str:
+        return self.artifact.version
+
+    @property
+    def genres(self) -> list[str]:
+        return self.artifact.genres
+
+    def distinctive(self, genre: str) -> list[str]:
+        return list(self.artifact.distinctive.get(genre, []))
+
+    def predict(self, image_bytes: bytes) -> Prediction:
+        """Raises models.image.ImageError with a human message for unusable bytes."""
+        return self.predict_images([load_image(image_bytes)])[0]
+
+    def predict_images(self, images: Sequence[Image.Image]) -> list[Prediction]:
+        features = self.extractor.extract(images)
+        if not features:
+            return []
+        vectors = np.stack([f.vector() for f in features])
+        probabilities = self.artifact.genre.predict_proba(vectors)
+        return [self._prediction(f, v, p) for f, v, p in zip(features, vectors, probabilities)]
+
+    def predict_vectors(self, vectors: np.ndarray) -> np.ndarray:
+        return self.artifact.genre.predict_proba(vectors)
+
+    def _prediction(self, features: CoverFeatures, vector: np.ndarray, probabilities: np.ndarray) -> Prediction:
+        scores = all_scores(features.descriptors, features.logits)
+        tags = sorted((Tag(t, s) for t, s in scores.items() if s >= MIN_SCORE), key=lambda t: (-t.score, t.tag))
+        return self._assemble(probabilities, self.artifact.popularity.predict(vector), tags, vector)
+
+    def _assemble(self, probabilities: np.ndarray, popularity: Popularity, tags: list[Tag], vector: np.ndarray) -> Prediction:
+        order = np.argsort(-probabilities, kind="stable")
+        genres = [GenreScore(self.genres[i], float(probabilities[i])) for i in order]
+        names = {t.tag for t in tags}
+        reasons = {
+            g.genre: [t for t in self.distinctive(g.genre) if t in names]
+            for g in genres[:TOP_GENRES_WITH_REASONS]
+        }
+        return Prediction(genres, popularity, tags, reasons, self.version, vector.astype(np.float32))
+
+    def aggregate(self, predictions: Sequence[Prediction]) -> Prediction:
+        """One guess from several covers (an artist's albums): mean probabilities, tags pooled."""
+        if not predictions:
+            raise ValueError("no predictions to aggregate")
+        probabilities = np.zeros(len(self.genres))
+        for p in predictions:
+            for g in p.genres:
+                probabilities[self.genres.index(g.genre)] += g.probability / len(predictions)
+        tag_totals: dict[str, float] = {}
+        for p in predictions:
+            for t in p.tags:
+                tag_totals[t.tag] = tag_totals.get(t.tag, 0.0) + t.score / len(predictions)
+        tags = sorted((Tag(t, s) for t, s in tag_totals.items() if s >= AGGREGATE_MIN_SCORE),
+                      key=lambda t: (-t.score, t.tag))
+        vector = np.mean([p.features for p in predictions], axis=0)
+        popularity = self.artifact.popularity.predict(vector)
+        return self._assemble(probabilities, popularity, tags, vector)

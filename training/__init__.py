@@ -1,0 +1,1 @@
+"""Building Sleeve's models: datasets, feature extraction, training, evaluation, retraining."""

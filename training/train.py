@@ -1,0 +1,198 @@
+"""Train a complete model artifact from a labelled cover set."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from models import artifact as artifacts
+from models import popularity as pop
+from models.distinctive import distinctive_tags, genre_totals
+from models.embedder import Embedder
+from models.features import FeatureExtractor
+from models.genre import GenreModel, Recipe
+from training.datasets import Sample, genre_names, load_samples
+from training.extract import FeatureTable, extract
+from training.metrics import genre_metrics
+from training.splits import SEED, expand_multilabel, validation_mask
+
+log = logging.getLogger(__name__)
+DEFAULT_TOP_N = 10
+CACHE_DIR = Path(".cache")
+
+
+@dataclass
+class GenreData:
+    """Everything retraining needs about the base set, without the images."""
+
+    vectors: np.ndarray  # float32 (n, vector_dim)
+    label_sets: list[frozenset[str]]
+    validation: np.ndarray  # bool mask
+    genres: list[str]
+    files: list[str]
+    tag_matrix: np.ndarray  # (n, len(vocabulary))
+    vocabulary: list[str]
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(
+            path, vectors=self.vectors.astype(np.float16), labels=np.array([";".join(sorted(s)) for s in self.label_sets]),
+            validation=self.validation, genres=np.array(self.genres), files=np.array(self.files),
+            tags=self.tag_matrix.astype(np.float16), vocabulary=np.array(self.vocabulary),
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> GenreData:
+        with np.load(path) as data:
+            return cls(
+                vectors=data["vectors"].astype(np.float32),
+                label_sets=[frozenset(s.split(";")) for s in data["labels"].tolist()],
+                validation=data["validation"].astype(bool), genres=data["genres"].tolist(),
+                files=data["files"].tolist(), tag_matrix=data["tags"].astype(np.float32),
+                vocabulary=data["vocabulary"].tolist(),
+            )
+
+    @property
+    def train_rows(self) -> np.ndarray:
+        return np.where(~self.validation)[0]
+
+    @property
+    def validation_rows(self) -> np.ndarray:
+        return np.where(self.validation)[0]
+
+
+def genre_data(table: FeatureTable, root: Path) -> GenreData:
+    keep = [i for i, s in enumerate(table.samples) if s.genres]
+    samples = [table.samples[i] for i in keep]
+    label_sets = [s.genres for s in samples]
+    vocabulary = sorted(set().union(*(table.tag_scores[i] for i in keep)))
+    tags = table.tag_matrix(vocabulary)[keep]
+    files = [_relative(s.path, root) for s in samples]
+    return GenreData(table.vectors[keep], label_sets, validation_mask(label_sets), genre_names(samples), files, tags, vocabulary)
+
+
+def fit_genre(data: GenreData, recipe: Recipe, rows: np.ndarray | None = None,
+              extra: tuple[np.ndarray, list[frozenset[str]]] | None = None) -> GenreModel:
+    """Fit on data's training rows (or `rows`), plus optional extra (vectors, label sets) rows."""
+    rows = data.train_rows if rows is None else rows
+    vectors, targets = expand_multilabel(data.vectors[rows], [data.label_sets[i] for i in rows], data.genres)
+    if extra is not None and len(extra[0]):
+        more_x, more_y = expand_multilabel(extra[0], extra[1], data.genres)
+        vectors, targets = np.concatenate([vectors, more_x]), np.concatenate([targets, more_y])
+    return GenreModel.fit(vectors, targets, data.genres, recipe, seed=SEED)
+
+
+def evaluate_genre(model: GenreModel, vectors: np.ndarray, label_sets: list[frozenset[str]]) -> dict:
+    return genre_metrics(model.predict_proba(vectors), label_sets, model.genres)
+
+
+def distinctive_from(data: GenreData, top_n: int, rows: np.ndarray | None = None) -> dict[str, list[str]]:
+    rows = data.train_rows if rows is None else rows
+    totals, counts = genre_totals(data.tag_matrix[rows], [data.label_sets[i] for i in rows], data.genres)
+    return distinctive_tags(totals, counts, data.vocabulary, data.genres, top_n=top_n)
+
+
+def fit_popularity(table: FeatureTable) -> tuple[pop.PopularityModel, dict]:
+    rows = np.array([i for i, s in enumerate(table.samples) if s.popularity is not None])
+    values = np.array([table.samples[i].popularity for i in rows], dtype=np.float64)
+    rng = np.random.default_rng(SEED)
+    held_out = rng.random(len(rows)) < 0.2
+    model = pop.fit(table.vectors[rows[~held_out]], values[~held_out], seed=SEED)
+    metrics = pop.calibrate(model, table.vectors[rows[held_out]], values[held_out])
+    metrics.update(n_train=int((~held_out).sum()), n_validation=int(held_out.sum()))
+    return model, metrics
+
+
+def train(data_source: Path, out: Path, *, images_dir: Path | None = None, popularity_source: Path | None = None,
+          check_source: Path | None = None, recipe: Recipe | None = None, top_n: int = DEFAULT_TOP_N,
+          base_features_out: Path | None = None, version: str | None = None, progress: bool = True,
+          embedder: Embedder | None = None, cache_dir: Path | None = CACHE_DIR) -> artifacts.Artifact:
+    recipe = recipe or Recipe()
+    extractor = FeatureExtractor(embedder or Embedder(threads=2))
+    samples = load_samples(data_source, images_dir)
+    table = extract(samples, extractor, cache_dir=cache_dir, progress=progress)
+    data = genre_data(table, _dataset_root(data_source))
+    if len(data.genres) < 2:
+        raise ValueError(f"{data_source}: need at least two genres with labelled covers, found {data.genres}")
+    log.info("fitting the genre model on %d covers (%d held out)", len(data.train_rows), len(data.validation_rows))
+    model = fit_genre(data, recipe)
+    metrics = {"validation": evaluate_genre(model, data.vectors[data.validation], [data.label_sets[i] for i in data.validation_rows])}
+    if check_source is not None:
+        metrics["cross_domain"] = cross_domain_check(model, check_source, extractor, progress, cache_dir)
+    popularity, pop_metrics = _popularity_model(popularity_source, extractor, progress, cache_dir)
+    metrics["popularity"] = pop_metrics
+    manifest = {
+        "version": version or artifacts.new_version(),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "genres": data.genres,
+        "feature_spec": extractor.spec,
+        "recipe": recipe.to_dict(),
+        "distinctive_top_n": top_n,
+        "data": _provenance(data_source, data, table, popularity_source, check_source),
+        "metrics": metrics,
+    }
+    artifact = artifacts.Artifact(manifest, model, popularity, data.vocabulary, distinctive_from(data, top_n))
+    artifacts.save(artifact, out)
+    if base_features_out is not None:
+        data.save(base_features_out)
+    return artifact
+
+
+def cross_domain_check(model: GenreModel, source: Path, extractor: FeatureExtractor, progress: bool, cache_dir: Path | None) -> dict:
+    """Accuracy on another labelled set's rows that carry one of the model's genres."""
+    samples = [s for s in load_samples(source) if s.genres & set(model.genres)]
+    table = extract(samples, extractor, cache_dir=cache_dir, progress=progress)
+    metrics = evaluate_genre(model, table.vectors, [s.genres for s in table.samples])
+    metrics["source"] = _display(source)
+    return metrics
+
+
+def _popularity_model(source: Path | None, extractor: FeatureExtractor, progress: bool, cache_dir: Path | None):
+    if source is None:
+        shipped = artifacts.SHIPPED_DIR
+        model = pop.PopularityModel.load(shipped / artifacts.POPULARITY_FILE)
+        return model, {**artifacts.read_manifest(shipped)["metrics"]["popularity"], "reused_from": "shipped model"}
+    table = extract(load_samples(source), extractor, cache_dir=cache_dir, progress=progress)
+    model, metrics = fit_popularity(table)
+    metrics["source"] = _display(source)
+    return model, metrics
+
+
+def _provenance(source: Path, data: GenreData, table: FeatureTable, popularity_source: Path | None, check: Path | None) -> dict:
+    return {
+        "genre_source": _display(source),
+        "labels_sha256": _labels_digest(source),
+        "covers": len(data.files),
+        "train": int(len(data.train_rows)),
+        "validation": int(len(data.validation_rows)),
+        "validation_split": {"seed": SEED, "share": float(data.validation.mean()), "stratified_on": "primary genre"},
+        "skipped": len(table.skipped),
+        "popularity_source": _display(popularity_source) if popularity_source else None,
+        "cross_domain_source": _display(check) if check else None,
+    }
+
+
+def _labels_digest(source: Path) -> str | None:
+    labels = source / "labels.csv" if source.is_dir() else source
+    return hashlib.sha256(labels.read_bytes()).hexdigest() if labels.is_file() else None
+
+
+def _dataset_root(source: Path) -> Path:
+    return source if source.is_dir() else source.parent
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return path.name
+
+
+def _display(path: Path | None) -> str | None:
+    """Dataset paths as the last two parts, so manifests don't record someone's home directory."""
+    return None if path is None else "/".join(Path(path).resolve().parts[-2:])
