@@ -50,3 +50,11 @@ async def pinned_session() -> AsyncIterator[aiohttp.ClientSession]:
     resolver = StaticResolver({host: "127.0.0.1" for host in PINNED_HOSTS})
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(resolver=resolver)) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def predictor():
+    """The shipped model, loaded once per test session (Predictor is thread-safe)."""
+    from models.predictor import Predictor
+
+    return Predictor.load()

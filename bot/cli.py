@@ -1,0 +1,192 @@
+"""`python -m bot …`: every front end and tool behind one argparse command line.
+
+Chat front ends live in their own modules, imported only when asked for. Each one provides
+
+    async def serve(service: bot.service.Service, settings: bot.settings.Settings) -> None
+
+which runs until cancelled; `python -m bot discord telegram` runs both on one Service (one
+model, one store, one event loop). bot.discord_app also provides `sync_commands(settings)`
+(a coroutine function or a plain one) for `python -m bot sync-commands`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import inspect
+import json
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from bot.logging_setup import configure_logging
+from bot.settings import Settings, SettingsError, load_settings
+
+FRONT_ENDS = {"discord": "bot.discord_app", "telegram": "bot.telegram_app"}
+TOKENS = {"discord": "DISCORD_TOKEN", "telegram": "TELEGRAM_TOKEN"}
+EXIT_BAD_INPUT = 1
+EXIT_CONFIG = 2
+
+DESCRIPTION = "Sleeve judges an album by its cover: genre, popularity, tags and the tags that explain the genre."
+EPILOG = """\
+examples:
+  python -m bot console < lines.txt      scripted console (paths, URLs, Spotify links, votes)
+  python -m bot predict cover.jpg --json
+  python -m bot discord                  the Discord bot
+  python -m bot discord telegram         both chat bots in one process
+Configuration comes from the environment or .env (DATA_DIR, DISCORD_TOKEN, …)."""
+
+
+class FrontEndMissing(Exception):
+    """A front end's module is not part of this build."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands", required=True)
+    commands.add_parser(
+        "console", help="chat with the bot in the terminal, one line per request (works through a pipe)"
+    )
+    predict = commands.add_parser("predict", help="judge one local image and print the result")
+    predict.add_argument("path", type=Path, metavar="PATH", help="the image file")
+    predict.add_argument("--json", action="store_true", help="print the prediction as JSON")
+    for name, other in (("discord", "telegram"), ("telegram", "discord")):
+        front_end = commands.add_parser(
+            name, help=f"run the {name.title()} bot (add '{other}' to run both in one process)"
+        )
+        front_end.add_argument(
+            "also", nargs="?", choices=[other], metavar=other, help=f"also run the {other.title()} bot"
+        )
+    commands.add_parser("sync-commands", help="register the bot's slash commands with Discord")
+    commands.add_parser(
+        "healthcheck", help="offline self-check for containers: settings, data folder, database, model files"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"Configuration problem: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.command == "healthcheck":
+        return healthcheck(settings)
+    if args.command == "predict":
+        configure_logging("WARNING", settings.LOG_FORMAT, settings.secret_values())
+        return predict(args.path, as_json=args.json, settings=settings)
+    if args.command == "console":
+        from bot.console import run_console
+
+        configure_logging("WARNING", settings.LOG_FORMAT, settings.secret_values())
+        return asyncio.run(run_console(settings))
+    configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT, settings.secret_values())
+    if args.command == "sync-commands":
+        return _guarded(lambda: sync_commands(settings))
+    names = [args.command] + ([args.also] if args.also else [])
+    return _guarded(lambda: run_front_ends(names, settings))
+
+
+def predict(path: Path, *, as_json: bool, settings: Settings) -> int:
+    from bot.render_text import render_reply
+    from bot.replies import Reply
+    from bot.service import load_predictor
+    from models.image import MAX_BYTES, ImageError, load_image
+
+    try:
+        if path.stat().st_size > MAX_BYTES:
+            raise ImageError(f"That image is too large (the limit is {MAX_BYTES / 1e6:.0f} MB).")
+        image = load_image(path.read_bytes())  # before loading the model: bad input fails fast
+        [prediction] = load_predictor(settings).predict_images([image])
+    except ImageError as exc:
+        print(f"{path}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:
+        print(f"{path}: I couldn't read that file ({exc.strerror or exc}).", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if as_json:
+        print(json.dumps(prediction.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(render_reply(Reply(kind="prediction", title=path.name, prediction=prediction, source_kind="console")))
+    return 0
+
+
+def healthcheck(settings: Settings) -> int:
+    """Exit 0 when the configuration, the data folder, the database and the served model's files are usable."""
+    from bot.service import model_directory
+    from bot.store import Store, default_path
+
+    async def open_store() -> None:
+        store = await Store.open(default_path(settings.DATA_DIR))
+        await store.close()
+
+    try:
+        settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+        asyncio.run(open_store())
+        manifest = model_directory(settings) / "manifest.json"
+        version = json.loads(manifest.read_text())["version"]
+    except Exception as exc:  # any failure is unhealthy; say what it was
+        print(f"unhealthy: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"ok: model {version}, data in {settings.DATA_DIR}")
+    return 0
+
+
+def front_end(name: str, attribute: str) -> Callable[..., Any]:
+    """bot.<name>_app.<attribute>, or FrontEndMissing with a message fit to print."""
+    module_name = FRONT_ENDS[name]
+    try:
+        module: ModuleType = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise  # the module exists but one of its own imports is missing: a real error
+        raise FrontEndMissing(
+            f"The {name.title()} front end is not part of this build ({module_name} is missing)."
+        ) from None
+    if not hasattr(module, attribute):
+        raise FrontEndMissing(f"{module_name} has no {attribute}(); it cannot be started from here.")
+    return getattr(module, attribute)
+
+
+def run_front_ends(names: Sequence[str], settings: Settings) -> int:
+    serves = [front_end(name, "serve") for name in names]
+    settings.require(*(TOKENS[name] for name in names))
+    asyncio.run(_serve_all(serves, settings))
+    return 0
+
+
+async def _serve_all(serves: Sequence[Callable[..., Awaitable[None]]], settings: Settings) -> None:
+    from bot.service import open_service
+
+    async with open_service(settings) as service:
+        await asyncio.gather(*(serve(service, settings) for serve in serves))
+
+
+def sync_commands(settings: Settings) -> int:
+    sync = front_end("discord", "sync_commands")
+    settings.require(TOKENS["discord"])
+    if inspect.iscoroutinefunction(sync):
+        asyncio.run(sync(settings))
+    else:
+        sync(settings)
+    return 0
+
+
+def _guarded(run: Callable[[], int]) -> int:
+    """Run a front-end command, turning a missing module or setting into a message and exit code 2."""
+    try:
+        return run()
+    except (FrontEndMissing, SettingsError) as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 0

@@ -1,0 +1,143 @@
+"""`python -m bot console`: the bot in a terminal, one line at a time, scriptable through a pipe.
+
+Each line is an image path, an image URL, a Spotify link, or a vote on the last reply (a genre
+name, or "ok" for the top guess). Replies go to stdout; the end of input exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from bot.links import find_image_urls, find_spotify_refs
+from bot.render_text import render_reply, render_stats, render_tags
+from bot.replies import OOPS, IncomingImage, Reply, Requester
+from bot.service import Service, open_service
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "console"
+USER_ID = "local"
+VOTE_HINT = 'Vote: type the right genre ({genres}), or "ok" if {top} is right.'
+HELP = """\
+Type one of these per line:
+  PATH              judge a local image (JPEG, PNG, WebP, GIF)
+  URL               judge an image on the web
+  SPOTIFY LINK      judge an album, track, playlist or artist (open.spotify.com/…, spotify:album:…)
+  GENRE             vote on the last reply: the right genre (any case)
+  ok                vote that the last reply's top guess is right
+  vote NAME         vote for a genre the model does not know yet (kept as a suggestion)
+  undo              take back your vote on the last reply
+  tags [GENRE]      the tags that are distinctive of each genre
+  stats             model version, counts and live accuracy
+  help              this text
+  quit              leave (so does the end of input)"""
+
+
+@dataclass
+class Console:
+    service: Service
+    out: TextIO
+    who: Requester = Requester(PLATFORM, USER_ID)
+    last_message: str | None = None  # message id of the last reply people can vote on
+
+    async def handle(self, line: str) -> bool:
+        """Answer one line; False when it asks to quit."""
+        line = line.strip()
+        if not line:
+            return True
+        command, _, rest = line.partition(" ")
+        command = command.lower()
+        if command in ("quit", "exit"):
+            return False
+        if command in ("help", "?"):
+            self._print(HELP)
+        elif command == "stats" and not rest:
+            self._print(render_stats(await self.service.stats()))
+        elif command == "tags":
+            self._print(render_tags(self.service.tags(rest or None)))
+        elif command == "undo" and not rest:
+            await self._undo()
+        elif command == "vote" and rest:
+            await self._vote(rest)
+        elif self._is_vote(line):
+            await self._vote(line)
+        else:
+            await self._guess(line)
+        return True
+
+    async def handle_safely(self, line: str) -> bool:
+        try:
+            return await self.handle(line)
+        except Exception:
+            log.exception("console line failed")
+            self._print(OOPS)
+            return True
+
+    def _is_vote(self, line: str) -> bool:
+        return line.lower() == "ok" or self.service.genre_named(line) is not None
+
+    async def _vote(self, choice: str) -> None:
+        if self.last_message is None:
+            self._print("Nothing to vote on yet: send me a cover first.")
+            return
+        ack = await self.service.vote(PLATFORM, self.last_message, USER_ID, choice)
+        self._print(ack.text if ack else "That prediction is gone, so I couldn't record the vote.")
+
+    async def _undo(self) -> None:
+        if self.last_message is None:
+            self._print("Nothing to undo.")
+            return
+        done = await self.service.retract(PLATFORM, self.last_message, USER_ID)
+        self._print("Vote taken back." if done else "You haven't voted on that one.")
+
+    async def _guess(self, line: str) -> None:
+        try:
+            reply = await self._ask(line)
+        except OSError as exc:
+            self._print(f"I couldn't read that file ({exc.strerror or exc}).")
+            return
+        if reply is None:
+            self._print(f"I don't know what to do with {line!r}: type help.")
+            return
+        if reply.prediction_id is not None:
+            self.last_message = f"{PLATFORM}-{reply.prediction_id}"
+            await self.service.attach_message(reply.prediction_id, self.last_message)
+        self._print(render_reply(reply, VOTE_HINT))
+
+    async def _ask(self, line: str) -> Reply | None:
+        if find_spotify_refs(line, limit=1):
+            return await self.service.guess(who=self.who, link=line)
+        if find_image_urls(line, limit=1):
+            return await self.service.guess(who=self.who, url=line)
+        path = Path(line).expanduser()
+        if path.is_file():
+            return await self.service.guess(who=self.who, image=_read_image(path))
+        return None
+
+    def _print(self, text: str) -> None:
+        print(text, end="\n\n", file=self.out, flush=True)
+
+
+def _read_image(path: Path) -> IncomingImage:
+    """The file's bytes, unless it is larger than any image we would accept (the service refuses it by size)."""
+    size = path.stat().st_size
+    limit = 64 * 1024 * 1024  # far above IMAGE_MAX_BYTES; never read a huge file just to refuse it
+    data = path.read_bytes() if size <= limit else b""
+    return IncomingImage(data=data, filename=path.name, size=size)
+
+
+async def run_console(settings: Settings, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
+    async with open_service(settings, user_rate=0, channel_rate=0) as service:
+        console = Console(service, stdout)
+        if stdin.isatty():
+            print("Sleeve — send me a cover. Type help for commands.", file=stdout, flush=True)
+        while line := await asyncio.to_thread(stdin.readline):
+            if not await console.handle_safely(line):
+                break
+    return 0

@@ -1,0 +1,106 @@
+"""Plain-text replies, for the console and text-only chats:
+
+    Lanterns at Dusk — The Velvet Lanterns
+    Rock        ██████░░░░  62%   why: dark, guitar
+    Pop         ██░░░░░░░░  19%
+    Electronic  ██░░░░░░░░  19%
+    Popularity: ~31 (17–44) — covers barely predict popularity: …
+    Tags: dark, guitar, grainy
+    Spotify says: psychedelic rock, indie rock
+    Model v20261122-044653 · Vote: reply with the right genre (Rock, Pop, …), or "ok" if Rock is right.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.replies import Reply
+from models.prediction import Prediction
+
+BAR_WIDTH = 10
+TOP_GENRES = 3
+MAX_TAGS = 8
+DEFAULT_VOTE_HINT = 'Vote: reply with the right genre ({genres}), or "ok" if {top} is right.'
+
+
+def bar(probability: float, width: int = BAR_WIDTH) -> str:
+    filled = min(width, max(0, round(probability * width)))
+    return "█" * filled + "░" * (width - filled)
+
+
+def render_reply(reply: Reply, vote_hint: str | None = DEFAULT_VOTE_HINT) -> str:
+    """The whole reply as text; vote_hint (with {genres} and {top}) is shown for recorded predictions."""
+    if reply.kind != "prediction" or reply.prediction is None:
+        return "\n".join(part for part in (reply.title, reply.text) if part)
+    lines = [_title(reply), *genre_lines(reply.prediction)]
+    if reply.text:
+        lines.append(reply.text)
+    lines.append(popularity_line(reply.prediction))
+    if reply.prediction.tags:
+        lines.append("Tags: " + ", ".join(t.tag for t in reply.prediction.tags[:MAX_TAGS]))
+    if reply.spotify_genres:
+        lines.append("Spotify says: " + ", ".join(reply.spotify_genres))
+    if reply.unsure:
+        lines.append(unsure_line(reply.prediction))
+    lines.append(_footer(reply, vote_hint))
+    return "\n".join(lines)
+
+
+def genre_lines(prediction: Prediction, k: int = TOP_GENRES) -> list[str]:
+    top = prediction.top(k)
+    width = max(len(g.genre) for g in top) + 2
+    lines = []
+    for g in top:
+        line = f"{g.genre:<{width}}{bar(g.probability)} {g.probability * 100:3.0f}%"
+        reasons = prediction.distinctive_tags.get(g.genre)
+        lines.append(f"{line}   why: {', '.join(reasons)}" if reasons else line)
+    return lines
+
+
+def popularity_line(prediction: Prediction) -> str:
+    p = prediction.popularity
+    line = f"Popularity: ~{p.value:.0f} ({p.low:.0f}–{p.high:.0f})"
+    return f"{line} — {p.skill_note}" if p.skill_note else line
+
+
+def unsure_line(prediction: Prediction) -> str:
+    first, second = prediction.genres[0].genre, prediction.genres[1].genre
+    return f"I'm torn between {first} and {second} — which is it? Your vote teaches me."
+
+
+def render_tags(tags: dict[str, list[str]]) -> str:
+    if not tags:
+        return "I don't know that genre."
+    return "\n".join(f"{genre}: {', '.join(words) or '(none yet)'}" for genre, words in tags.items())
+
+
+def render_stats(stats: dict[str, Any]) -> str:
+    accuracy = stats["live_accuracy"]
+    top1 = "no votes yet" if accuracy["top1"] is None else f"{accuracy['top1'] * 100:.0f}% of {accuracy['n']} voted"
+    lines = [
+        f"Model {stats['model_version']} ({', '.join(stats['genres'])})",
+        f"Predictions: {stats['predictions']} ({stats['predictions_this_model']} by this model)",
+        f"Votes: {stats['votes']} from {stats['voters']} people",
+        f"Live accuracy: {top1}",
+    ]
+    if stats.get("last_retrain"):
+        lines.append(f"Last retrain: {stats['last_retrain']['status']}")
+    return "\n".join(lines)
+
+
+def _title(reply: Reply) -> str:
+    if not reply.is_artist_guess:
+        return reply.title
+    if reply.n_covers == 0:
+        return f"{reply.title} (artist — judged from their photo)"
+    covers = "cover" if reply.n_covers == 1 else "covers"
+    return f"{reply.title} (artist — judged from {reply.n_covers} {covers})"
+
+
+def _footer(reply: Reply, vote_hint: str | None) -> str:
+    assert reply.prediction is not None
+    model = f"Model {reply.prediction.model_version}"
+    if reply.prediction_id is None or not vote_hint:
+        return model
+    genres = ", ".join(g.genre for g in reply.prediction.genres)
+    return f"{model} · " + vote_hint.format(genres=genres, top=reply.prediction.top_genre)

@@ -1,0 +1,322 @@
+"""The chat service every front end shares: messages and commands in, Replies out.
+
+Nothing here knows Discord or Telegram. Nothing raises to the caller either: every failure
+becomes a Reply (kind "error", "busy" or "rate_limited") with a message fit to show a person.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+
+from bot import replies
+from bot.fetch import FetchError, resolve_short_link
+from bot.inference import Busy, InferencePool, Judged, PredictorLike
+from bot.links import ShortLink, SpotifyRef, find_image_urls, find_spotify_refs
+from bot.replies import Incoming, IncomingImage, Reply, Requester, VoteAck
+from bot.service.config import ServiceConfig
+from bot.service.limits import Limits
+from bot.service.sources import ShortLinkResolver, Sources, Subject, may_be_image
+from bot.service.stats import collect_stats
+from bot.spotify import SpotifyClient, SpotifyError
+from bot.store import PredictionRecord, Store
+from bot.store.records import Platform, SourceKind
+from models.image import ImageError
+from training.labels import CONFIRM
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+CONFIRM_WORDS = frozenset({"ok", CONFIRM.casefold()})
+
+
+class Service:
+    def __init__(
+        self,
+        predictor: PredictorLike,
+        store: Store,
+        config: ServiceConfig,
+        session: aiohttp.ClientSession,
+        spotify: SpotifyClient,
+        *,
+        resolve_short: ShortLinkResolver | None = None,
+        clock: Clock = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._config = config
+        self._pool = InferencePool(predictor, config.max_concurrent_predictions, config.max_queue)
+        self._sources = Sources(
+            session, spotify, config, resolve_short or functools.partial(resolve_short_link, session)
+        )
+        self._limits = Limits(config.user_rate, config.channel_rate, clock)
+
+    # -- model ------------------------------------------------------------------------------------
+
+    @property
+    def predictor(self) -> PredictorLike:
+        return self._pool.predictor
+
+    @property
+    def config(self) -> ServiceConfig:
+        return self._config
+
+    def swap_predictor(self, predictor: PredictorLike) -> PredictorLike:
+        """Answer with another model from now on (safe mid-request); returns the old one."""
+        old = self._pool.swap(predictor)
+        log.info("model swapped", extra={"old_version": old.version, "new_version": predictor.version})
+        return old
+
+    @property
+    def pending_predictions(self) -> int:
+        """Predictions running or waiting for a worker."""
+        return self._pool.pending
+
+    def is_admin(self, user_id: str) -> bool:
+        return user_id in self._config.admin_user_ids
+
+    async def close(self) -> None:
+        """Stop the inference threads (the store and session belong to whoever made them)."""
+        await self._pool.shutdown()
+
+    # -- passive mode -------------------------------------------------------------------------------
+
+    async def handle_message(self, incoming: Incoming) -> list[Reply]:
+        """Replies to a chat message: Spotify links always, images only when addressed or in an image channel."""
+        if incoming.author_is_bot:
+            return []
+        try:
+            links, images, urls = self._find_work(incoming)
+            if not (links or images or urls):
+                return []
+            who = Requester.of(incoming)
+            refused = self._limits.check(who)
+            if refused is not None:
+                return [replies.rate_limited(refused.retry_after)] if refused.notify else []
+            refs = await self._resolve_all(links)
+            jobs: list[Awaitable[Reply | None]] = [self._judge_ref(ref, who) for ref in refs]
+            jobs += [self._safely(self._judge_attachment(image, who), who) for image in images]
+            jobs += [self._safely(self._judge_url(url, who, _kind(who, "url")), who) for url in urls]
+            return [reply for reply in await asyncio.gather(*jobs) if reply is not None]
+        except Exception:
+            log.exception("failed to handle a message", extra={"platform": incoming.platform})
+            return [replies.error(replies.OOPS)]
+
+    def _find_work(self, incoming: Incoming) -> tuple[list[SpotifyRef | ShortLink], list[IncomingImage], list[str]]:
+        cap = self._config.max_links_per_message
+        links = find_spotify_refs(incoming.text, limit=cap)
+        if incoming.mentioned:
+            images = incoming.attachments[:cap]
+            urls = find_image_urls(incoming.text, limit=cap - len(images)) if len(images) < cap else []
+        elif incoming.in_image_channel:
+            images, urls = [a for a in incoming.attachments if may_be_image(a)][:cap], []
+        else:
+            images, urls = [], []
+        return links, images, urls
+
+    async def _resolve_all(self, links: list[SpotifyRef | ShortLink]) -> list[SpotifyRef | Reply]:
+        """Short links resolved, then duplicates dropped (a short link may name an item also linked directly)."""
+        resolved = await asyncio.gather(*(self._resolve(link) for link in links))
+        unique: list[SpotifyRef | Reply] = []
+        for item in resolved:
+            if item is not None and item not in unique:
+                unique.append(item)
+        return unique
+
+    async def _resolve(self, link: SpotifyRef | ShortLink) -> SpotifyRef | Reply | None:
+        try:
+            return await self._sources.resolve(link)
+        except FetchError as exc:
+            return replies.error(exc.user_message)
+
+    async def _judge_ref(self, ref: SpotifyRef | Reply, who: Requester) -> Reply:
+        if isinstance(ref, Reply):
+            return ref
+        return await self._safely(self._judge(lambda: self._sources.spotify(ref), who), who)
+
+    # -- commands -------------------------------------------------------------------------------------
+
+    async def guess(
+        self,
+        *,
+        who: Requester,
+        link: str | None = None,
+        image: bytes | IncomingImage | None = None,
+        url: str | None = None,
+    ) -> Reply:
+        """One explicit request (a slash command, the console): always answered with exactly one Reply."""
+        given = [x for x in (link, image, url) if x is not None]
+        if len(given) != 1:
+            return replies.error(replies.NOTHING_TO_JUDGE)
+        refused = self._limits.check(who)
+        if refused is not None:  # a command must be answered, so no silence after the first notice
+            return replies.rate_limited(refused.retry_after)
+        if link is not None:
+            return await self._safely(self._guess_link(link, who), who)
+        if url is not None:
+            return await self._safely(self._judge_url(url, who, _kind(who, "url")), who)
+        attachment = image if isinstance(image, IncomingImage) else IncomingImage(data=image)
+        return await self._safely(self._judge_attachment(attachment, who), who)
+
+    async def _guess_link(self, link: str, who: Requester) -> Reply:
+        found = find_spotify_refs(link, limit=1)
+        ref = await self._sources.resolve(found[0]) if found else None
+        if ref is None:
+            return replies.error(replies.NOT_A_LINK)
+        return await self._judge(lambda: self._sources.spotify(ref), who)
+
+    async def vote(
+        self, platform: Platform, message_id: str, user_id: str, choice: str, is_admin: bool = False
+    ) -> VoteAck | None:
+        """Record a vote on the prediction behind message_id; None when there is none (ignored quietly).
+
+        choice: a genre name (any case), or CONFIRM / "ok" for "the top guess is right". A genre the
+        model does not know is kept as a suggestion.
+        """
+        try:
+            stored = await self._store.prediction_by_message(platform, message_id)
+            if stored is None:
+                return None
+            label = self.normalize_choice(choice, extra_genres=stored.probabilities)
+            if label is None:
+                return None
+            saved = await self._store.vote(stored.id, user_id, label, is_admin or self.is_admin(user_id))
+            if saved is None:
+                return None
+            return _ack(stored.id, saved, known=saved in stored.probabilities)
+        except Exception:
+            log.exception("failed to record a vote", extra={"platform": platform})
+            return None
+
+    async def retract(self, platform: Platform, message_id: str, user_id: str) -> bool:
+        """Take back this user's vote on message_id; False when there was none."""
+        try:
+            stored = await self._store.prediction_by_message(platform, message_id)
+            return stored is not None and await self._store.retract(stored.id, user_id)
+        except Exception:
+            log.exception("failed to retract a vote", extra={"platform": platform})
+            return False
+
+    def normalize_choice(self, choice: str, extra_genres: Any = ()) -> str | None:
+        """CONFIRM, a known genre's proper name, or the stripped text as a suggestion; None if empty."""
+        text = choice.strip()
+        if not text:
+            return None
+        if text.casefold() in CONFIRM_WORDS:
+            return CONFIRM
+        return self.genre_named(text, extra_genres) or text
+
+    def genre_named(self, name: str, extra_genres: Any = ()) -> str | None:
+        """The known genre called name, case-insensitively."""
+        wanted = name.strip().casefold()
+        return next((g for g in [*self.predictor.genres, *extra_genres] if g.casefold() == wanted), None)
+
+    async def attach_message(self, prediction_id: int, message_id: str) -> bool:
+        """Front ends call this once the reply is sent, so votes on that message find the prediction."""
+        try:
+            return await self._store.set_message_id(prediction_id, message_id)
+        except Exception:
+            log.exception("failed to attach a message id")
+            return False
+
+    def tags(self, genre: str | None = None) -> dict[str, list[str]]:
+        """Distinctive tags per genre (all genres, or the one named; {} for an unknown genre)."""
+        predictor = self.predictor
+        if genre is None:
+            return {g: predictor.distinctive(g) for g in predictor.genres}
+        name = self.genre_named(genre)
+        return {name: predictor.distinctive(name)} if name else {}
+
+    async def stats(self) -> dict[str, Any]:
+        """Model version, store counts, live accuracy of the current model, queue load."""
+        return await collect_stats(self._store, self._pool, self._config)
+
+    async def forget(self, platform: Platform, user_id: str) -> dict[str, int]:
+        """Delete a user's votes and the predictions they asked for."""
+        votes, predictions = await self._store.forget_user(platform, user_id)
+        return {"votes": votes, "predictions": predictions}
+
+    # -- judging ----------------------------------------------------------------------------------------
+
+    async def _judge_attachment(self, image: IncomingImage, who: Requester) -> Reply:
+        return await self._judge(lambda: self._sources.attachment(image, _kind(who, "upload")), who)
+
+    async def _judge_url(self, url: str, who: Requester, source_kind: SourceKind) -> Reply:
+        return await self._judge(lambda: self._sources.url(url, source_kind), who)
+
+    async def _judge(self, fetch: Callable[[], Awaitable[Subject]], who: Requester) -> Reply:
+        with self._pool.admit() as slot:  # Busy before any download
+            subject = await fetch()
+            judged = await self._pool.judge(subject.images, aggregate=subject.is_artist, slot=slot)
+        prediction_id = await self._record(subject, judged, who)
+        return self._prediction_reply(subject, judged, prediction_id)
+
+    async def _record(self, subject: Subject, judged: Judged, who: Requester) -> int | None:
+        """The store row's id; None if the store failed (the reply still goes out, just without votes)."""
+        record = PredictionRecord.from_prediction(
+            judged.prediction,
+            platform=who.platform,
+            source_kind=subject.source_kind,
+            source_ref=subject.source_ref,
+            image_sha256=judged.image_sha256,
+            server_id=who.server_id,
+            channel_id=who.channel_id,
+            requester_id=who.user_id,
+        )
+        try:
+            return await self._store.record_prediction(record)
+        except Exception:
+            log.exception("failed to record a prediction", extra={"platform": who.platform})
+            return None
+
+    def _prediction_reply(self, subject: Subject, judged: Judged, prediction_id: int | None) -> Reply:
+        prediction = judged.prediction
+        return Reply(
+            kind="prediction",
+            title=subject.title,
+            text=subject.note,
+            prediction=prediction,
+            prediction_id=prediction_id,
+            source_kind=subject.source_kind,
+            source_ref=subject.source_ref,
+            cover_url=subject.cover_url,
+            cover_bytes=None if subject.is_artist else subject.images[0],
+            spotify_title=subject.spotify_title,
+            spotify_artist=subject.spotify_artist,
+            spotify_genres=subject.spotify_genres,
+            is_artist_guess=subject.is_artist,
+            n_covers=0 if subject.photo_only else judged.n_images,
+            unsure=prediction.margin < self._config.unsure_margin,
+        )
+
+    async def _safely(self, work: Awaitable[Reply], who: Requester) -> Reply:
+        """Every failure as a Reply: the user's fault or a remote's gets its message, ours gets an apology."""
+        try:
+            return await work
+        except Busy:
+            log.info("busy: inference queue full", extra={"platform": who.platform})
+            return replies.busy()
+        except (FetchError, SpotifyError) as exc:
+            return replies.error(exc.user_message)
+        except ImageError as exc:
+            return replies.error(str(exc))
+        except Exception:
+            log.exception("failed to answer", extra={"platform": who.platform})
+            return replies.error(replies.OOPS)
+
+
+def _kind(who: Requester, kind: SourceKind) -> SourceKind:
+    """Everything the console judges from files and URLs is recorded as "console"."""
+    return "console" if who.platform == "console" else kind
+
+
+def _ack(prediction_id: int, label: str, known: bool) -> VoteAck:
+    text = (
+        f"Thanks! Noted: {label}." if known else (f"Thanks! I don't know “{label}” yet, so I noted it as a suggestion.")
+    )
+    return VoteAck(prediction_id, label, known, text)

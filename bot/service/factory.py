@@ -1,0 +1,68 @@
+"""Building a Service from Settings: model, store, HTTP session and Spotify client, and closing them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from bot.fetch import create_session
+from bot.inference import PredictorLike
+from bot.service.config import ServiceConfig
+from bot.service.core import Service
+from bot.settings import Settings
+from bot.spotify import SpotifyClient
+from bot.store import Store, default_path
+
+
+def model_directory(settings: Settings) -> Path:
+    """MODEL_DIR if set; else the model registry's current version under DATA_DIR; else the shipped model."""
+    from models import artifact as artifacts
+    from models.registry import resolve_model_dir
+
+    expected_spec = artifacts.read_manifest(artifacts.SHIPPED_DIR)["feature_spec"]
+    return resolve_model_dir(settings.MODEL_DIR, settings.DATA_DIR, expected_spec)
+
+
+def load_predictor(settings: Settings) -> PredictorLike:
+    from models.predictor import Predictor  # onnxruntime and friends: only when a model is needed
+
+    return Predictor.load(model_directory(settings))
+
+
+def spotify_client(settings: Settings, session: Any) -> SpotifyClient:
+    secret = settings.SPOTIFY_CLIENT_SECRET
+    return SpotifyClient(
+        session,
+        client_id=settings.SPOTIFY_CLIENT_ID,
+        client_secret=secret.get_secret_value() if secret is not None else None,
+        oembed_base=settings.SPOTIFY_OEMBED_BASE,
+        api_base=settings.SPOTIFY_API_BASE,
+        token_url=settings.SPOTIFY_TOKEN_URL,
+        timeout=settings.FETCH_TIMEOUT,
+        max_retry_after=settings.SPOTIFY_RETRY_AFTER_CAP,
+        cache_ttl=settings.SPOTIFY_CACHE_TTL,
+    )
+
+
+@asynccontextmanager
+async def open_service(
+    settings: Settings, *, predictor: PredictorLike | None = None, **config_overrides: Any
+) -> AsyncIterator[Service]:
+    """A ready Service for the front ends; everything it opened is closed on exit."""
+    settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+    if predictor is None:
+        predictor = await asyncio.to_thread(load_predictor, settings)
+    config = ServiceConfig.from_settings(settings, **config_overrides)
+    store = await Store.open(default_path(settings.DATA_DIR))
+    try:
+        async with create_session() as session:
+            service = Service(predictor, store, config, session, spotify_client(settings, session))
+            try:
+                yield service
+            finally:
+                await service.close()
+    finally:
+        await store.close()

@@ -1,0 +1,32 @@
+"""Per-user and per-channel rate limits for the service, with one notice per window."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.ratelimit import RateLimiter, allow_all
+from bot.replies import Requester
+
+
+@dataclass(frozen=True)
+class Refusal:
+    retry_after: float  # seconds
+    notify: bool  # False: already told this window, stay quiet
+
+
+class Limits:
+    def __init__(self, user_rate: int, channel_rate: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self._users = RateLimiter(user_rate, clock)
+        self._channels = RateLimiter(channel_rate, clock)
+
+    def check(self, who: Requester) -> Refusal | None:
+        """Count one request; None when it may go ahead. DMs (no channel) only count per user."""
+        checks = [(self._users, ("user", who.platform, who.user_id))]
+        if who.channel_id is not None:
+            checks.append((self._channels, ("channel", who.platform, who.channel_id)))
+        if allow_all(*checks):
+            return None
+        limiter, key = next((limiter, key) for limiter, key in checks if not limiter.would_allow(key))
+        return Refusal(limiter.retry_after(key), limiter.should_notify(key))

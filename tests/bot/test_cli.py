@@ -1,0 +1,159 @@
+"""`python -m bot`: help, predict, and starting front ends (with stand-in modules)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from bot import cli
+from bot.service import Service
+from tests.bot.fake_spotify import COVERS
+from tests.bot.test_console import run_bot
+
+PREDICTION_KEYS = {"genres", "popularity", "tags", "distinctive_tags", "model_version"}
+
+
+def test_help_lists_every_command(tmp_path: Path) -> None:
+    result = run_bot(tmp_path, "--help")
+    assert result.returncode == 0
+    for command in ("console", "predict", "discord", "telegram", "sync-commands", "healthcheck"):
+        assert f"    {command}" in result.stdout
+    assert "python -m bot discord telegram" in result.stdout
+
+
+def test_predict_json(tmp_path: Path, spotify_dir: Path, predictor) -> None:
+    result = run_bot(tmp_path, "predict", str(spotify_dir / "images" / COVERS[0]), "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) == PREDICTION_KEYS
+    assert [set(g) for g in data["genres"]] == [{"genre", "probability"}] * len(predictor.genres)
+    assert sum(g["probability"] for g in data["genres"]) == pytest.approx(1, abs=1e-3)
+    assert {"value", "low", "high"} <= set(data["popularity"])
+    assert all(set(t) == {"tag", "score"} for t in data["tags"])
+    assert data["model_version"] == predictor.version
+    expected = predictor.predict((spotify_dir / "images" / COVERS[0]).read_bytes()).to_dict()
+    assert data == json.loads(json.dumps(expected))
+
+
+def test_predict_refuses_a_bad_image(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.jpg"
+    junk.write_text("not a cover")
+    result = run_bot(tmp_path, "predict", str(junk))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert "junk.jpg: That doesn't look like an image" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_predict_missing_file_in_process(clean_env: Path, capsys) -> None:
+    assert cli.main(["predict", str(clean_env / "nope.png")]) == 1
+    assert "I couldn't read that file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "command", "also"),
+    [
+        (["discord"], "discord", None),
+        (["discord", "telegram"], "discord", "telegram"),
+        (["telegram", "discord"], "telegram", "discord"),
+    ],
+)
+def test_front_ends_parse(argv: list[str], command: str, also: str | None) -> None:
+    args = cli.build_parser().parse_args(argv)
+    assert (args.command, args.also) == (command, also)
+
+
+def test_same_front_end_twice_is_refused(capsys) -> None:
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["discord", "discord"])
+
+
+# --- starting front ends -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def clean_env(tmp_path: Path, monkeypatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    for name in ("DISCORD_TOKEN", "TELEGRAM_TOKEN", "SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", "MODEL_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setattr(cli, "configure_logging", lambda *args, **kwargs: None)
+    return tmp_path
+
+
+def stand_in(monkeypatch, name: str, **functions) -> None:
+    module = types.ModuleType(name)
+    for key, value in functions.items():
+        setattr(module, key, value)
+    monkeypatch.setitem(sys.modules, name, module)
+
+
+def test_missing_front_end_module_is_explained(clean_env, monkeypatch, capsys) -> None:
+    monkeypatch.setitem(cli.FRONT_ENDS, "discord", "bot.no_such_front_end")
+    assert cli.main(["discord"]) == cli.EXIT_CONFIG
+    assert "The Discord front end is not part of this build" in capsys.readouterr().err
+
+
+def test_missing_token_is_explained(clean_env, monkeypatch, capsys) -> None:
+    stand_in(monkeypatch, "bot.discord_app", serve=None)
+    assert cli.main(["discord"]) == cli.EXIT_CONFIG
+    assert "DISCORD_TOKEN is not set" in capsys.readouterr().err
+
+
+def test_both_front_ends_share_one_service(clean_env, monkeypatch, predictor) -> None:
+    served: dict[str, Service] = {}
+
+    def serving(name: str):
+        async def serve(service: Service, settings) -> None:
+            served[name] = service
+
+        return serve
+
+    stand_in(monkeypatch, "bot.discord_app", serve=serving("discord"))
+    stand_in(monkeypatch, "bot.telegram_app", serve=serving("telegram"))
+    monkeypatch.setattr("bot.service.factory.load_predictor", lambda settings: predictor)
+    monkeypatch.setenv("DISCORD_TOKEN", "discord-token")
+    monkeypatch.setenv("TELEGRAM_TOKEN", "telegram-token")
+    assert cli.main(["discord", "telegram"]) == 0
+    assert set(served) == {"discord", "telegram"}
+    assert served["discord"] is served["telegram"]
+    assert (clean_env / "data" / "sleeve.db").is_file()
+
+
+def test_sync_commands(clean_env, monkeypatch) -> None:
+    calls = []
+
+    async def sync_commands(settings) -> None:
+        calls.append(settings.DISCORD_TOKEN.get_secret_value())
+
+    stand_in(monkeypatch, "bot.discord_app", sync_commands=sync_commands)
+    monkeypatch.setenv("DISCORD_TOKEN", "discord-token")
+    assert cli.main(["sync-commands"]) == 0
+    assert calls == ["discord-token"]
+
+
+def test_model_directory(clean_env: Path, monkeypatch) -> None:
+    from bot.service import model_directory
+    from bot.settings import load_settings
+    from models.artifact import SHIPPED_DIR
+
+    assert model_directory(load_settings(_env_file=None)) == SHIPPED_DIR
+    monkeypatch.setenv("MODEL_DIR", str(clean_env / "mine"))
+    assert model_directory(load_settings(_env_file=None)) == clean_env / "mine"
+
+
+def test_healthcheck(clean_env: Path, capsys) -> None:
+    assert cli.main(["healthcheck"]) == 0
+    assert capsys.readouterr().out.startswith("ok: model ")
+    assert (clean_env / "data" / "sleeve.db").is_file()
+
+
+def test_healthcheck_fails_on_a_broken_data_dir(clean_env: Path, monkeypatch, capsys) -> None:
+    (clean_env / "file").write_text("not a folder")
+    monkeypatch.setenv("DATA_DIR", str(clean_env / "file"))
+    assert cli.main(["healthcheck"]) == 1
+    assert capsys.readouterr().err.startswith("unhealthy: ")

@@ -1,0 +1,137 @@
+"""`python -m bot console` through a pipe, and the plain-text rendering it prints."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from bot.render_text import bar, render_reply, render_stats, render_tags
+from bot.replies import Reply, error
+from models.prediction import GenreScore, Popularity, Prediction, Tag
+from tests.bot.fake_spotify import COVERS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def bot_env(tmp_path: Path) -> dict[str, str]:
+    """The environment for `python -m bot` in a subprocess: this checkout, a fresh DATA_DIR, no tokens."""
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_TOKEN", "_SECRET", "_CLIENT_ID"))}
+    return env | {"PYTHONPATH": str(ROOT), "DATA_DIR": str(tmp_path / "data")}
+
+
+def run_bot(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,  # away from any .env in the checkout
+        env=bot_env(tmp_path),
+        timeout=120,
+    )
+
+
+def test_console_session_through_a_pipe(tmp_path: Path, spotify_dir: Path) -> None:
+    cover = spotify_dir / "images" / COVERS[0]
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a cover")
+    script = f"{cover}\n\nrock\nok\n{notes}\nwhat is this\nhelp\n"
+
+    result = run_bot(tmp_path, "console", stdin=script)
+
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    reply = out.split("\n\n")[0].splitlines()
+    assert reply[0] == cover.name
+    top = reply[1].split()[0]
+    assert "█" in reply[1] and "%" in reply[1]
+    assert any(line.startswith("Popularity: ~") for line in reply)
+    assert any(line.startswith("Model v") and "Vote:" in line for line in reply)
+    assert "Thanks! Noted: Rock." in out
+    assert f"Thanks! Noted: {top}." in out
+    assert "That doesn't look like an image" in out
+    assert "I don't know what to do with 'what is this'" in out
+    assert "judge a local image" in out  # help
+
+    with sqlite3.connect(tmp_path / "data" / "sleeve.db") as db:
+        predictions = db.execute("SELECT platform, source_kind, message_id, top_genre FROM predictions").fetchall()
+        votes = db.execute("SELECT voter_id, label FROM votes").fetchall()
+    assert predictions == [("console", "console", predictions[0][2], top)]
+    assert predictions[0][2]  # the reply's message id was attached
+    assert votes == [("local", top)]  # "ok" replaced the vote for rock
+
+
+# --- rendering -------------------------------------------------------------------------------------------
+
+
+def prediction(rock: float = 0.62) -> Prediction:
+    rest = (1 - rock) / 2
+    return Prediction(
+        genres=[GenreScore("Rock", rock), GenreScore("Pop", rest), GenreScore("Electronic", rest)],
+        popularity=Popularity(31.2, 17.0, 44.4, 0.05, "covers barely predict popularity"),
+        tags=[Tag("dark", 0.9), Tag("guitar", 0.8), Tag("grainy", 0.5)],
+        distinctive_tags={"Rock": ["dark", "guitar"], "Pop": [], "Electronic": []},
+        model_version="v-test",
+        features=np.zeros(4, dtype=np.float32),
+    )
+
+
+def test_bar() -> None:
+    assert bar(0.62) == "██████░░░░"
+    assert bar(0.0) == "░" * 10 and bar(1.0) == "█" * 10 and bar(1.3) == "█" * 10
+
+
+def test_render_prediction() -> None:
+    reply = Reply(
+        kind="prediction",
+        title="Lanterns at Dusk — The Velvet Lanterns",
+        prediction=prediction(),
+        prediction_id=7,
+        spotify_genres=("psychedelic rock", "indie rock"),
+    )
+    lines = render_reply(reply).splitlines()
+    assert lines[0] == "Lanterns at Dusk — The Velvet Lanterns"
+    assert lines[1] == "Rock        ██████░░░░  62%   why: dark, guitar"
+    assert lines[2].startswith("Pop         ██░░░░░░░░  19%")
+    assert "Popularity: ~31 (17–44) — covers barely predict popularity" in lines
+    assert "Tags: dark, guitar, grainy" in lines
+    assert "Spotify says: psychedelic rock, indie rock" in lines
+    assert lines[-1].startswith("Model v-test · Vote:") and '"ok" if Rock is right' in lines[-1]
+    assert not any("torn" in line for line in lines)
+
+
+def test_render_unsure_artist_guess_without_votes() -> None:
+    reply = Reply(
+        kind="prediction",
+        title="The Velvet Lanterns",
+        prediction=prediction(0.34),
+        unsure=True,
+        is_artist_guess=True,
+        n_covers=4,
+    )
+    text = render_reply(reply)
+    assert text.startswith("The Velvet Lanterns (artist — judged from 4 covers)")
+    assert "I'm torn between Rock and Pop" in text
+    assert text.splitlines()[-1] == "Model v-test"  # not recorded: nothing to vote on
+
+
+def test_render_messages_tags_and_stats() -> None:
+    assert render_reply(error("That doesn't look like an image.")) == "That doesn't look like an image."
+    assert render_tags({"Rock": ["dark"], "Pop": []}) == "Rock: dark\nPop: (none yet)"
+    assert render_tags({}) == "I don't know that genre."
+    stats = {
+        "model_version": "v1",
+        "genres": ["Pop", "Rock"],
+        "predictions": 3,
+        "predictions_this_model": 2,
+        "votes": 2,
+        "voters": 1,
+        "live_accuracy": {"n": 2, "top1": 0.5},
+        "last_retrain": None,
+    }
+    assert "Live accuracy: 50% of 2 voted" in render_stats(stats)
