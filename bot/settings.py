@@ -70,7 +70,7 @@ class Settings(BaseSettings):
     )
 
     # Storage and model
-    DATA_DIR: Path = Field(Path("./data"), description="Where the database, stored covers and trained models live.")
+    DATA_DIR: Path = Field(Path("./data"), description="Where the database (predictions, votes, feature vectors; no images) and retrained models live.")
     MODEL_DIR: Path | None = Field(
         None,
         description="Model directory to use. Unset: the current model under DATA_DIR/models, "
@@ -116,9 +116,9 @@ class Settings(BaseSettings):
 
     # Retraining and votes
     RETRAIN_INTERVAL: float = Field(24.0, ge=0, description="Hours between retraining checks (0: never retrain).")
-    RETRAIN_MIN_NEW_VOTES: int = Field(20, ge=0, description="New labelled covers needed before retraining.")
+    RETRAIN_MIN_NEW_VOTES: int = Field(20, ge=0, description="New votes needed since the last retrain before the periodic retrain runs.")
     RETRAIN_INCLUDE_SPOTIFY: bool = Field(
-        False, description="Also train on Spotify's own genres for covers nobody voted on."
+        False, description="Also train on voted covers that came from Spotify links. Off by default: Spotify's Developer Policy forbids training ML models on Spotify content."
     )
     RETRAIN_TOLERANCE: float = Field(
         0.01,
@@ -131,7 +131,7 @@ class Settings(BaseSettings):
     ADMIN_VOTE_WEIGHT: float = Field(1.0, gt=0, description="How many votes an admin's vote counts as.")
     KEEP_MODEL_VERSIONS: int = Field(5, ge=1, description="Trained model versions kept on disk.")
     DATA_RETENTION_DAYS: int | None = Field(
-        None, ge=1, description="Days stored covers and votes are kept (unset: forever)."
+        None, ge=1, description="Days predictions and votes are kept (unset: forever)."
     )
 
     # Logging

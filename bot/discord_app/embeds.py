@@ -1,0 +1,321 @@
+"""Replies and command results as Discord messages: embeds within Discord's limits, or short text.
+
+Pure functions of plain data (Reply, dicts): no network, no bot state, easy to test.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+from discord.utils import escape_markdown
+
+from bot.render_text import MAX_TAGS, TOP_GENRES, bar, popularity_line, render_stats
+from bot.replies import Reply
+
+# Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FOOTER_LIMIT = 2048
+TOTAL_LIMIT = 6000
+MAX_FIELDS = 25
+CONTENT_LIMIT = 2000
+FILE_LIMIT = 8 * 1024 * 1024  # a thumbnail file above this is left out (uploads beyond 8-10 MB fail)
+
+ELLIPSIS = "…"
+COLOUR = discord.Colour.blurple()
+UNSURE_COLOUR = discord.Colour.orange()
+ERROR_COLOUR = discord.Colour.red()
+COVER_FILE_STEM = "cover"
+
+
+@dataclass
+class Rendered:
+    """What to pass to send()/reply(): an embed, or text, plus the cover file an embed may refer to."""
+
+    embed: discord.Embed | None = None
+    content: str | None = None
+    file: discord.File | None = None
+
+    def send_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {}
+        if self.content is not None:
+            kwargs["content"] = self.content
+        if self.embed is not None:
+            kwargs["embed"] = self.embed
+        if self.file is not None:
+            kwargs["file"] = self.file
+        return kwargs
+
+
+# -- text helpers -------------------------------------------------------------------------------------
+
+
+def clip(text: str, limit: int) -> str:
+    """text cut to at most limit characters, ending in "…" when cut."""
+    if limit <= 0:
+        return ""
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - len(ELLIPSIS))].rstrip() + ELLIPSIS
+
+
+def join_clipped(items: Iterable[str], limit: int, sep: str = ", ") -> str:
+    """Whole items joined by sep while they fit in limit, then "…"; a first item too long is clipped."""
+    out = ""
+    for item in items:
+        candidate = item if not out else out + sep + item
+        if len(candidate) <= limit:
+            out = candidate
+            continue
+        if not out:
+            return clip(item, limit)
+        return out + ELLIPSIS if len(out) + len(ELLIPSIS) <= limit else clip(out, limit)
+    return out
+
+
+def join_lines_clipped(lines: Iterable[str], limit: int) -> str:
+    return join_clipped(lines, limit, sep="\n")
+
+
+def text_message(text: str) -> str:
+    return clip(text, CONTENT_LIMIT)
+
+
+def fit_total(embed: discord.Embed, limit: int = TOTAL_LIMIT) -> discord.Embed:
+    """Shrink the longest parts (description, then field values) until the whole embed fits."""
+    while len(embed) > limit:
+        over = len(embed) - limit
+        fields = embed.fields
+        candidates: list[tuple[int, int]] = [(len(embed.description or ""), -1)]
+        candidates += [(len(f.value or ""), i) for i, f in enumerate(fields)]
+        size, index = max(candidates)
+        if size <= len(ELLIPSIS):  # nothing left to shrink: drop the last field
+            if not fields:
+                embed.title = clip(embed.title or "", max(0, len(embed.title or "") - over))
+                break
+            embed.remove_field(len(fields) - 1)
+            continue
+        new_size = max(len(ELLIPSIS), size - over)
+        if index == -1:
+            embed.description = clip(embed.description or "", new_size)
+        else:
+            field = fields[index]
+            embed.set_field_at(index, name=field.name or "\u200b", value=clip(field.value or "", new_size),
+                               inline=bool(field.inline))
+    return embed
+
+
+def _add_field(embed: discord.Embed, name: str, value: str, *, inline: bool = False) -> None:
+    if len(embed.fields) >= MAX_FIELDS or not value:
+        return
+    embed.add_field(name=clip(name, FIELD_NAME_LIMIT) or "\u200b", value=clip(value, FIELD_VALUE_LIMIT), inline=inline)
+
+
+def _md(text: str) -> str:
+    return escape_markdown(text)
+
+
+# -- predictions --------------------------------------------------------------------------------------
+
+
+def render_reply(
+    reply: Reply,
+    *,
+    genre_emojis: Mapping[str, str],
+    confirm_emoji: str,
+    votable: bool,
+) -> Rendered:
+    """A prediction as an embed (with the vote line when votable); anything else as short text."""
+    if reply.kind != "prediction" or reply.prediction is None:
+        parts = [f"**{_md(reply.title)}**" if reply.title else "", reply.text or ""]
+        return Rendered(content=text_message("\n".join(p for p in parts if p) or "…"))
+    return _prediction(reply, genre_emojis, confirm_emoji, votable)
+
+
+def vote_genres(genres: Iterable[str], genre_emojis: Mapping[str, str]) -> list[tuple[str, str]]:
+    """(genre, emoji) for the given genres that have an emoji, in GENRE_EMOJIS order."""
+    known = set(genres)
+    return [(genre, emoji) for genre, emoji in genre_emojis.items() if genre in known]
+
+
+def unsure_text(first: str, second: str) -> str:
+    return f"I'm unsure between {first} and {second} — please vote!"
+
+
+def _prediction(reply: Reply, genre_emojis: Mapping[str, str], confirm_emoji: str, votable: bool) -> Rendered:
+    prediction = reply.prediction
+    assert prediction is not None
+    distinctive = {tag for tags in prediction.distinctive_tags.values() for tag in tags}
+
+    embed = discord.Embed(
+        title=clip(_md(reply.title) or "Your cover", TITLE_LIMIT),
+        colour=UNSURE_COLOUR if reply.unsure else COLOUR,
+    )
+    if reply.source_kind == "spotify" and (reply.source_ref or "").startswith("https://"):
+        embed.url = reply.source_ref
+
+    lines: list[str] = []
+    if reply.is_artist_guess:
+        if reply.n_covers == 0:
+            lines.append("*Artist guess — judged from their photo*")
+        else:
+            covers = "cover" if reply.n_covers == 1 else "covers"
+            lines.append(f"*Artist guess — from {reply.n_covers} {covers}*")
+    for score in prediction.top(TOP_GENRES):
+        emoji = genre_emojis.get(score.genre)
+        prefix = f"{emoji} " if emoji else ""
+        lines.append(f"{prefix}**{_md(score.genre)}** `{bar(score.probability)}` {score.probability * 100:.0f}%")
+        reasons = prediction.distinctive_tags.get(score.genre)
+        if reasons:
+            lines.append("↳ why: " + join_clipped((f"**{_md(t)}**" for t in reasons), 400))
+    if reply.unsure and len(prediction.genres) >= 2:
+        lines.append("🤔 **" + unsure_text(prediction.genres[0].genre, prediction.genres[1].genre) + "**")
+    if reply.text:
+        lines.append(f"*{_md(reply.text)}*")
+    embed.description = join_lines_clipped(lines, DESCRIPTION_LIMIT)
+
+    _add_field(embed, "Popularity", popularity_line(prediction).removeprefix("Popularity: "))
+    tags = [f"**{_md(t.tag)}**" if t.tag in distinctive else _md(t.tag) for t in prediction.tags[:MAX_TAGS]]
+    _add_field(embed, "Tags (bold: distinctive)" if distinctive & {t.tag for t in prediction.tags[:MAX_TAGS]}
+               else "Tags", join_clipped(tags, FIELD_VALUE_LIMIT))
+    if reply.spotify_genres:
+        _add_field(embed, "Spotify says", join_clipped((_md(g) for g in reply.spotify_genres), FIELD_VALUE_LIMIT))
+    if votable:
+        _add_field(embed, "Vote", vote_hint([g.genre for g in prediction.genres], prediction.top_genre,
+                                            genre_emojis, confirm_emoji))
+    embed.set_footer(text=clip(f"Model {prediction.model_version}", FOOTER_LIMIT))
+
+    file = None
+    if reply.cover_url and reply.cover_url.startswith(("https://", "http://")):
+        embed.set_thumbnail(url=reply.cover_url)
+    elif reply.cover_bytes and len(reply.cover_bytes) <= FILE_LIMIT:
+        name = f"{COVER_FILE_STEM}.{_image_extension(reply.cover_bytes)}"
+        file = discord.File(io.BytesIO(reply.cover_bytes), filename=name)
+        embed.set_thumbnail(url=f"attachment://{name}")
+    return Rendered(embed=fit_total(embed), file=file)
+
+
+def vote_hint(genres: Sequence[str], top: str, genre_emojis: Mapping[str, str], confirm_emoji: str) -> str:
+    emojis = " ".join(emoji for _, emoji in vote_genres(genres, genre_emojis))
+    react = f"React with the right genre ({emojis})" if emojis else "Pick the right genre in the menu"
+    return f"{react} or {confirm_emoji} if **{_md(top)}** is right — or use the *Correct genre…* menu."
+
+
+def _image_extension(data: bytes) -> str:
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpg"
+    if data.startswith(b"GIF8"):
+        return "gif"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return "png"
+
+
+# -- commands -----------------------------------------------------------------------------------------
+
+
+def tags_embed(tags: Mapping[str, list[str]], genre_emojis: Mapping[str, str]) -> discord.Embed:
+    embed = discord.Embed(title="Distinctive tags", colour=COLOUR)
+    embed.description = "Tags that set a genre's covers apart from the others."
+    for genre, words in tags.items():
+        emoji = genre_emojis.get(genre)
+        name = f"{emoji} {genre}" if emoji else genre
+        _add_field(embed, name, join_clipped((_md(w) for w in words), FIELD_VALUE_LIMIT) or "(none yet)")
+    return fit_total(embed)
+
+
+def stats_embed(stats: Mapping[str, Any]) -> discord.Embed:
+    """The numbers from Service.stats(): the shared text summary, plus per-genre accuracy and the queue."""
+    embed = discord.Embed(title="Sleeve stats", colour=COLOUR)
+    embed.description = clip(render_stats(dict(stats)), DESCRIPTION_LIMIT)
+    per_genre = (stats.get("live_accuracy") or {}).get("per_genre") or {}
+    rows = [
+        f"{_md(genre)}: {c['correct']}/{c['total']}" for genre, c in per_genre.items() if c.get("total")
+    ]
+    _add_field(embed, "Live accuracy per genre", join_lines_clipped(rows, FIELD_VALUE_LIMIT), inline=True)
+    queue = stats.get("queue")
+    if queue:
+        _add_field(embed, "Queue", f"{queue.get('pending', 0)} of {queue.get('capacity', '?')}", inline=True)
+    return fit_total(embed)
+
+
+RETRAIN_METRICS = ("top1", "top2", "top3", "macro_f1", "n")
+
+
+def retrain_embed(result: Mapping[str, Any]) -> discord.Embed:
+    """Whatever Service.retrain returned: the decision, the reason, and old vs new metrics as a table."""
+    decision = result.get("decision") or result.get("status") or "done"
+    promoted = result.get("promoted", result.get("promote"))
+    if promoted is None:
+        promoted = str(decision).lower() in ("promote", "promoted")
+    embed = discord.Embed(
+        title=clip(f"Retraining: {decision}", TITLE_LIMIT),
+        colour=discord.Colour.green() if promoted else discord.Colour.light_grey(),
+    )
+    lines = ["✅ The new model was promoted and is answering now." if promoted else "The current model stays."]
+    if result.get("reason"):
+        lines.append(f"Reason: {result['reason']}")
+    versions = [
+        f"{label}: {result[key]}" for key, label in (("champion_version", "old"), ("version", "new"))
+        if isinstance(result.get(key), str)
+    ]
+    if versions:
+        lines.append(" · ".join(versions))
+    embed.description = join_lines_clipped(lines, DESCRIPTION_LIMIT)
+    table = metrics_table(result)
+    if table:
+        _add_field(embed, "Old vs new", f"```\n{clip(table, FIELD_VALUE_LIMIT - 8)}\n```")
+    return fit_total(embed)
+
+
+def metrics_table(result: Mapping[str, Any]) -> str:
+    """A fixed-width table of the champion's (old) and challenger's (new) numbers, or "" when there are none.
+
+    Takes either {"champion": {"top1": …}, "challenger": {…}} or training.retrain's shape,
+    {"metrics": {"champion": {"base_validation": {"top1": …}, …}, "challenger": {…}}}.
+    """
+    source = result.get("metrics") if isinstance(result.get("metrics"), Mapping) else result
+    old, new = source.get("champion"), source.get("challenger")
+    old = old if isinstance(old, Mapping) else {}
+    new = new if isinstance(new, Mapping) else {}
+    rows: list[tuple[str, str, str]] = []
+    for label, a, b in _metric_rows(old, new, ""):
+        rows.append((label, _number(a), _number(b)))
+    if not rows:
+        return ""
+    width = max(len(r[0]) for r in rows)
+    header = f"{'':<{width}}  {'old':>7}  {'new':>7}"
+    return "\n".join([header] + [f"{label:<{width}}  {a:>7}  {b:>7}" for label, a, b in rows])
+
+
+def _metric_rows(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str) -> list[tuple[str, Any, Any]]:
+    rows: list[tuple[str, Any, Any]] = []
+    keys = list(dict.fromkeys([*old.keys(), *new.keys()]))
+    nested = [k for k in keys if isinstance(old.get(k), Mapping) or isinstance(new.get(k), Mapping)]
+    flat = [k for k in keys if k not in nested]
+    for key in sorted(flat, key=lambda k: (RETRAIN_METRICS.index(k) if k in RETRAIN_METRICS else 99, k)):
+        a, b = old.get(key), new.get(key)
+        if _is_number(a) or _is_number(b):
+            rows.append((f"{prefix}{key}", a, b))
+    for key in nested:
+        a, b = old.get(key), new.get(key)
+        rows += _metric_rows(a if isinstance(a, Mapping) else {}, b if isinstance(b, Mapping) else {}, f"{key} ")
+    return rows
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _number(value: Any) -> str:
+    if not _is_number(value):
+        return "—"
+    if isinstance(value, int):
+        return str(value)
+    return f"{value:.3f}"

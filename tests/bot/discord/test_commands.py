@@ -1,0 +1,278 @@
+"""/tags, /stats, /forget, /retrain (admin check in code) and the owner-only !sleeve-sync."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import unittest.mock
+from typing import Any
+
+import discord
+import pytest
+
+from bot.discord_app.cogs.admin import NOT_ADMIN, NOT_AVAILABLE, AdminCog, ProgressReporter, describe_progress
+from bot.discord_app.cogs.info import InfoCog
+from bot.replies import busy
+from tests.bot.discord.helpers import (
+    MockBot,
+    MockContext,
+    MockInteraction,
+    MockMember,
+    make_service,
+    make_settings,
+)
+
+ADMIN = 4242
+
+
+def make_cogs(service: Any) -> tuple[MockBot, InfoCog, AdminCog]:
+    bot = MockBot(service, make_settings(ADMIN_USER_IDS=str(ADMIN)))
+    return bot, InfoCog(bot), AdminCog(bot)  # type: ignore[arg-type]
+
+
+# -- /tags, /stats, /forget ---------------------------------------------------------------------------
+
+
+async def test_tags_for_one_genre() -> None:
+    service = make_service()
+    service.tags.return_value = {"Rock": ["guitar", "dark"]}
+    _, info, _ = make_cogs(service)
+    interaction = MockInteraction()
+
+    await info.tags.callback(info, interaction, genre=" rock ")
+
+    service.tags.assert_called_once_with("rock")
+    embed = interaction.response.send_message.await_args.kwargs["embed"]
+    assert [(f.name, f.value) for f in embed.fields] == [("🎸 Rock", "guitar, dark")]
+
+
+async def test_tags_for_an_unknown_genre_is_an_ephemeral_hint() -> None:
+    service = make_service()
+    service.tags.return_value = {}
+    _, info, _ = make_cogs(service)
+    interaction = MockInteraction()
+
+    await info.tags.callback(info, interaction, genre="Polka")
+
+    text = interaction.response.send_message.await_args.args[0]
+    assert "don't know" in text and "Rock" in text
+    assert interaction.response.send_message.await_args.kwargs["ephemeral"] is True
+
+
+async def test_tags_autocomplete_filters_genres() -> None:
+    _, info, _ = make_cogs(make_service())
+    choices = await info.genre_autocomplete(MockInteraction(), "o")
+    assert [c.value for c in choices] == ["Country", "Electronic", "HipHop", "Pop", "Rock"]
+    choices = await info.genre_autocomplete(MockInteraction(), "ROC")
+    assert [c.value for c in choices] == ["Rock"]
+
+
+async def test_stats_defers_and_renders() -> None:
+    service = make_service()
+    service.stats.return_value = {
+        "model_version": "v9",
+        "genres": ["Pop", "Rock"],
+        "predictions": 3,
+        "votes": 1,
+        "voters": 1,
+        "predictions_this_model": 3,
+        "live_accuracy": {"n": 0, "top1": None, "per_genre": {}},
+        "last_retrain": None,
+        "queue": {"pending": 0, "capacity": 34},
+    }
+    _, info, _ = make_cogs(service)
+    interaction = MockInteraction()
+
+    await info.stats.callback(info, interaction)
+
+    interaction.response.defer.assert_awaited_once()
+    embed = interaction.followup.send.await_args.kwargs["embed"]
+    assert "Model v9" in embed.description and "no votes yet" in embed.description
+
+
+async def test_forget_is_ephemeral_and_reports_counts() -> None:
+    service = make_service()
+    service.forget.return_value = {"votes": 2, "predictions": 1}
+    _, info, _ = make_cogs(service)
+    interaction = MockInteraction()
+
+    await info.forget.callback(info, interaction)
+
+    service.forget.assert_awaited_once_with("discord", str(interaction.user.id))
+    interaction.response.defer.assert_awaited_once_with(ephemeral=True, thinking=True)
+    args, kwargs = interaction.followup.send.await_args
+    assert args[0] == "Done: I deleted 2 votes and 1 prediction you asked for." and kwargs["ephemeral"] is True
+
+
+# -- /retrain -----------------------------------------------------------------------------------------
+
+RESULT = {
+    "decision": "promoted",
+    "reason": "not worse",
+    "champion": {"top1": 0.6, "top2": 0.8},
+    "challenger": {"top1": 0.65, "top2": 0.81},
+}
+
+
+async def test_retrain_refuses_non_admins_even_with_other_permissions() -> None:
+    service = make_service(retrain=True)
+    _, _, admin = make_cogs(service)
+    # default_permissions would let a server hand the command to anyone; the check is in code.
+    assert admin.retrain.default_permissions is None
+    interaction = MockInteraction(permissions=discord.Permissions(manage_guild=True, manage_messages=True))
+
+    await admin.retrain.callback(admin, interaction)
+
+    interaction.response.send_message.assert_awaited_once_with(NOT_ADMIN, ephemeral=True)
+    service.retrain.assert_not_awaited()
+
+
+async def test_retrain_refuses_administrator_flag_outside_a_server() -> None:
+    service = make_service(retrain=True)
+    _, _, admin = make_cogs(service)
+    interaction = MockInteraction(guild=None, guild_id=None, permissions=discord.Permissions(administrator=True))
+    await admin.retrain.callback(admin, interaction)
+    service.retrain.assert_not_awaited()
+
+
+@pytest.mark.parametrize("who", ["admin_user_id", "guild_administrator"])
+async def test_retrain_by_admins_runs_and_shows_the_result(who: str) -> None:
+    service = make_service(retrain=True, admins={str(ADMIN)})
+    service.retrain.return_value = RESULT
+    _, _, admin = make_cogs(service)
+    if who == "admin_user_id":
+        interaction = MockInteraction(user=MockMember(id=ADMIN))
+    else:
+        interaction = MockInteraction(permissions=discord.Permissions(administrator=True))
+
+    await admin.retrain.callback(admin, interaction)
+
+    interaction.response.defer.assert_awaited_once_with(thinking=True, ephemeral=True)
+    kwargs = service.retrain.await_args.kwargs
+    assert kwargs["trigger"] == "manual" and callable(kwargs["progress"])
+    final = interaction.edit_original_response.await_args.kwargs
+    assert final["content"] is None
+    embed = final["embed"]
+    assert embed.title == "Retraining: promoted" and "0.650" in embed.fields[0].value
+
+
+async def test_retrain_without_a_progress_parameter() -> None:
+    calls: list[dict[str, Any]] = []
+
+    class Plain:
+        def is_admin(self, user_id: str) -> bool:
+            return True
+
+        async def retrain(self, trigger: str) -> Any:
+            calls.append({"trigger": trigger})
+            return RESULT
+
+    bot = MockBot(Plain(), make_settings())
+    admin = AdminCog(bot)  # type: ignore[arg-type]
+    interaction = MockInteraction()
+    await admin.retrain.callback(admin, interaction)
+    assert calls == [{"trigger": "manual"}]
+    assert interaction.edit_original_response.await_args.kwargs["embed"].title == "Retraining: promoted"
+
+
+async def test_retrain_not_in_this_build() -> None:
+    service = make_service(admins={str(ADMIN)})  # the Service as it is today: no retrain()
+    _, _, admin = make_cogs(service)
+    interaction = MockInteraction(user=MockMember(id=ADMIN))
+
+    await admin.retrain.callback(admin, interaction)
+
+    interaction.response.send_message.assert_awaited_once_with(NOT_AVAILABLE, ephemeral=True)
+
+
+async def test_retrain_progress_edits_the_answer() -> None:
+    service = make_service(retrain=True, admins={str(ADMIN)})
+    _, _, admin = make_cogs(service)
+    interaction = MockInteraction(user=MockMember(id=ADMIN))
+    edits: list[str | None] = []
+    interaction.edit_original_response.side_effect = lambda **kw: edits.append(kw.get("content"))
+
+    async def retrain(*, trigger: str, progress: Any) -> Any:
+        await progress("fitting", 0.5)  # awaitable when called on the loop
+        for _ in range(5):
+            await asyncio.sleep(0)
+        return RESULT
+
+    service.retrain.side_effect = retrain
+    await admin.retrain.callback(admin, interaction)
+
+    assert edits[0] == "⏳ Retraining… fitting · 50%"
+    assert edits[-1] is None  # the final edit replaces the progress text by the embed
+
+
+async def test_progress_from_a_worker_thread() -> None:
+    edits: list[str] = []
+
+    async def edit(text: str) -> None:
+        edits.append(text)
+
+    reporter = ProgressReporter(edit, interval=0)
+    thread = threading.Thread(target=reporter, args=("evaluating",))
+    thread.start()
+    thread.join()
+    for _ in range(20):
+        await asyncio.sleep(0)
+    await reporter.close()
+    assert edits == ["⏳ Retraining… evaluating"]
+    assert describe_progress(("a",), {"step": 2, "of": None}) == "a · 2"
+
+
+async def test_second_retrain_shows_the_services_refusal() -> None:
+    class RetrainBusy(RuntimeError):
+        pass
+
+    service = make_service(retrain=True, admins={str(ADMIN)})
+    service.retrain.side_effect = RetrainBusy("A retrain is already running.")
+    _, _, admin = make_cogs(service)
+    interaction = MockInteraction(user=MockMember(id=ADMIN))
+
+    await admin.retrain.callback(admin, interaction)
+
+    assert interaction.edit_original_response.await_args.kwargs == {
+        "content": "Retraining stopped: A retrain is already running.",
+        "embed": None,
+    }
+
+    service.retrain.side_effect = None
+    service.retrain.return_value = busy()  # or a Reply
+    await admin.retrain.callback(admin, interaction)
+    assert interaction.edit_original_response.await_args.kwargs["content"] == busy().text
+
+
+async def test_retrain_result_goes_to_the_channel_when_the_token_expired() -> None:
+    service = make_service(retrain=True, admins={str(ADMIN)})
+    service.retrain.return_value = RESULT
+    _, _, admin = make_cogs(service)
+    channel = unittest.mock.MagicMock(spec_set=discord.TextChannel)
+    interaction = MockInteraction(user=MockMember(id=ADMIN), channel=channel)
+    response = unittest.mock.MagicMock(status=401, reason="expired")
+    interaction.edit_original_response.side_effect = discord.HTTPException(response, "Invalid Webhook Token")
+
+    await admin.retrain.callback(admin, interaction)
+
+    channel.send.assert_awaited_once()
+    assert channel.send.await_args.kwargs["embed"].title == "Retraining: promoted"
+
+
+# -- !sleeve-sync -------------------------------------------------------------------------------------
+
+
+async def test_owner_sync_command() -> None:
+    bot, _, admin = make_cogs(make_service())
+    bot.tree.sync = unittest.mock.AsyncMock(return_value=["guess", "tags"])
+    ctx = MockContext(author=MockMember())
+
+    bot.is_owner.return_value = False
+    await admin.sync_prefix.callback(admin, ctx)
+    bot.tree.sync.assert_not_awaited()
+    ctx.reply.assert_not_awaited()
+
+    bot.is_owner.return_value = True
+    await admin.sync_prefix.callback(admin, ctx)
+    bot.tree.sync.assert_awaited_once()
+    ctx.reply.assert_awaited_once_with("Synced 2 slash commands.", mention_author=False)
