@@ -68,6 +68,7 @@ def save(artifact: Artifact, directory: Path) -> Path:
     directory.parent.mkdir(parents=True, exist_ok=True)
     temp = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
     try:
+        temp.chmod(0o755)  # mkdtemp makes it private; a model directory is ordinary readable data
         joblib.dump(artifact.genre, temp / GENRE_FILE, compress=3)
         artifact.popularity.save(temp / POPULARITY_FILE)
         (temp / TAGS_FILE).write_text(json.dumps(
