@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from bot.render_text import bar, render_reply, render_stats, render_tags
+from models import artifact
 from bot.replies import Reply, error
 from models.prediction import GenreScore, Popularity, Prediction, Tag
 from tests.bot.fake_spotify import COVERS
@@ -36,6 +37,10 @@ def run_bot(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.Completed
     )
 
 
+def shipped_version() -> str:
+    return artifact.read_manifest(artifact.SHIPPED_DIR)["version"]
+
+
 def test_console_session_through_a_pipe(tmp_path: Path, spotify_dir: Path) -> None:
     cover = spotify_dir / "images" / COVERS[0]
     notes = tmp_path / "notes.txt"
@@ -51,7 +56,7 @@ def test_console_session_through_a_pipe(tmp_path: Path, spotify_dir: Path) -> No
     top = reply[1].split()[0]
     assert "█" in reply[1] and "%" in reply[1]
     assert any(line.startswith("Popularity: ~") for line in reply)
-    assert any(line.startswith("Model v") and "Vote:" in line for line in reply)
+    assert any(line.startswith(f"Model {shipped_version()}") and "Vote:" in line for line in reply)
     assert "Thanks! Noted: Rock." in out
     assert f"Thanks! Noted: {top}." in out
     assert "That doesn't look like an image" in out
