@@ -21,7 +21,6 @@ from typing import Any, Literal
 
 import aiosqlite
 
-from bot.labels import CONFIRM, Vote
 from bot.store.migrate import Migration, apply_migrations, load_migrations
 from bot.store.records import (
     FeedbackRow,
@@ -39,11 +38,14 @@ from bot.store.records import (
     decode_vote,
     encode_record,
 )
+from training import runs
+from training.labels import CONFIRM, Vote
+from training.runs import pid_alive
 
 DB_NAME = "sleeve.db"
 BUSY_TIMEOUT_MS = 5_000
-RETRAIN_STALE_AFTER_S = 15 * 60.0
-FINAL_STATUSES: frozenset[str] = frozenset({"promoted", "rejected", "failed"})
+RETRAIN_STALE_AFTER_S = runs.STALE_AFTER_S
+FINAL_STATUSES = runs.FINAL_STATUSES
 DAY_S = 86_400.0
 
 Clock = Callable[[], float]
@@ -51,19 +53,6 @@ Clock = Callable[[], float]
 
 def default_path(data_dir: str | os.PathLike[str]) -> Path:
     return Path(data_dir) / DB_NAME
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this id exists on this machine."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
 
 
 class Store:
@@ -291,12 +280,7 @@ class Store:
     ) -> None:
         """Insert or update a model version; its `created` time is kept from the first record."""
         await self._change(
-            """
-            INSERT INTO model_versions (version, created, metrics, promoted, path) VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT (version) DO UPDATE
-                SET metrics = excluded.metrics, promoted = excluded.promoted, path = excluded.path
-            """,
-            (version, self._clock(), json.dumps(metrics), int(promoted), path),
+            runs.UPSERT_MODEL_VERSION, (version, self._clock(), json.dumps(metrics), int(promoted), path)
         )
 
     async def list_model_versions(self) -> list[ModelVersion]:
@@ -311,48 +295,31 @@ class Store:
         """Start a retrain run and return its id, or None while another live run holds the lock.
 
         A running run whose process is gone, or whose heartbeat is older than `stale_after`
-        seconds, is marked 'crashed' and the lock passes to the caller.
+        seconds, is marked 'crashed' and the lock passes to the caller. The SQL and the rule are
+        shared with the retrain job in `training.runs`.
         """
         now = self._clock()
         async with self._transaction():
-            running = await self._rows("SELECT * FROM retrain_runs WHERE status = 'running'")
+            running = await self._rows(runs.SELECT_RUNNING)
             for run in map(decode_run, running):
-                reason = self._why_dead(run, now, stale_after)
+                reason = runs.why_dead(run.pid, run.heartbeat, now, stale_after, self._is_alive)
                 if reason is None:
                     return None
-                await self._conn.execute(
-                    "UPDATE retrain_runs SET status = 'crashed', finished = ?, summary = ? WHERE id = ?",
-                    (now, json.dumps({"recovered": reason}), run.id),
-                )
-            rows = await self._rows(
-                "INSERT INTO retrain_runs (started, status, trigger, pid, heartbeat) "
-                "VALUES (?, 'running', ?, ?, ?) RETURNING id",
-                (now, trigger, pid, now),
-            )
+                await self._conn.execute(runs.MARK_CRASHED, (now, runs.crashed_summary(reason), run.id))
+            rows = await self._rows(runs.INSERT_RUNNING, (now, trigger, pid, now))
             return rows[0]["id"]
-
-    def _why_dead(self, run: RetrainRun, now: float, stale_after: float) -> str | None:
-        if not self._is_alive(run.pid):
-            return f"process {run.pid} is gone"
-        if now - run.heartbeat > stale_after:
-            return f"no heartbeat for {now - run.heartbeat:.0f} s"
-        return None
 
     async def heartbeat(self, run_id: int) -> bool:
         """Refresh a running run's heartbeat; False if it is no longer running (e.g. recovered as crashed)."""
-        sql = "UPDATE retrain_runs SET heartbeat = ? WHERE id = ? AND status = 'running'"
-        return await self._change(sql, (self._clock(), run_id)) == 1
+        return await self._change(runs.HEARTBEAT, (self._clock(), run_id)) == 1
 
     async def finish_retrain(
         self, run_id: int, status: RunStatus, summary: dict[str, Any] | None = None
     ) -> bool:
         """Close a running run as promoted, rejected or failed; False if it was not running any more."""
-        if status not in FINAL_STATUSES:
-            raise ValueError(f"a retrain run finishes as one of {sorted(FINAL_STATUSES)}, not {status!r}")
+        runs.check_final(status)
         changed = await self._change(
-            "UPDATE retrain_runs SET status = ?, finished = ?, summary = ? "
-            "WHERE id = ? AND status = 'running'",
-            (status, self._clock(), None if summary is None else json.dumps(summary), run_id),
+            runs.FINISH, (status, self._clock(), None if summary is None else json.dumps(summary), run_id)
         )
         return changed == 1
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from bot.labels import Vote
+from training.labels import Vote
 
 if TYPE_CHECKING:
     from models.prediction import Prediction

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.labels import CONFIRM
 from bot.store import PredictionRecord, Store, default_path
 from bot.store.migrate import Migration, load_migrations, split_statements
+from training.labels import CONFIRM
 
 T0 = 1_700_000_000.0
 DAY = 86_400.0

@@ -1,0 +1,211 @@
+"""People's votes as training rows, read straight from the bot's SQLite file (read-only).
+
+The contract is the schema in bot/migrations (this package never imports `bot`): `predictions`
+holds each answered cover with its feature vector (float16 little-endian blob) and tags (JSON
+[[tag, score], ...]); `votes` holds one row per prediction and voter, the label a genre name.
+
+One cover, one row: predictions of the same image (same `image_sha256`) are pooled, each voter
+counting once (their latest vote). The label comes from `training.labels.label_from_votes`
+(min votes, admin weight, strict plurality); votes for genres the model does not know are
+suggestions, counted and reported but never labels.
+
+Spotify: covers that came from Spotify are left out unless `include_spotify` is set (Spotify's
+Developer Policy forbids training machine-learning models on Spotify content; the operator may opt
+in with RETRAIN_INCLUDE_SPOTIFY=true). A cover is left out when *any* of its predictions came from
+Spotify, since the pixels are the same.
+
+Held-out slice: a cover is held out for evaluation when a hash of its image_sha256 falls below
+`held_out_share` (20 %). The slice is the same on every retrain, grows as votes come in, and
+a cover posted twice cannot land on both sides.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import urllib.parse
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from training.labels import Vote, label_from_votes, suggestions
+
+FEATURE_DTYPE = np.dtype("<f2")
+HELD_OUT_SHARE = 0.2
+_SALT = b"sleeve-feedback-holdout:"
+
+
+@dataclass
+class FeedbackSet:
+    """Labelled covers: rows of `vectors` line up with the other fields."""
+
+    vectors: np.ndarray  # float32 (n, dim)
+    label_sets: list[frozenset[str]]  # one genre each
+    prediction_ids: list[int]  # the newest prediction of each cover
+    image_sha256: list[str]
+    tags: list[dict[str, float]]
+
+    def __len__(self) -> int:
+        return len(self.label_sets)
+
+    @classmethod
+    def empty(cls, dim: int) -> FeedbackSet:
+        return cls(np.zeros((0, dim), np.float32), [], [], [], [])
+
+
+@dataclass
+class FeedbackCounts:
+    voted_covers: int = 0  # covers with at least one vote, before any exclusion
+    labelled: int = 0  # train + held_out
+    train: int = 0
+    held_out: int = 0
+    unlabelled: int = 0  # too few votes for a known genre, or a tie
+    suggestion_votes: int = 0  # votes for genres the model does not know
+    suggestions: dict[str, int] = field(default_factory=dict)  # genre -> votes
+    spotify_excluded: int = 0  # voted covers left out because they came from Spotify
+    wrong_dimension: int = 0  # voted covers whose feature vector does not fit the base features
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Feedback:
+    train: FeedbackSet
+    held_out: FeedbackSet
+    counts: FeedbackCounts
+    fingerprint: str  # sha256 over (image, label) of every labelled cover: same votes, same value
+
+
+def is_held_out(image_sha256: str, share: float = HELD_OUT_SHARE) -> bool:
+    digest = hashlib.sha256(_SALT + image_sha256.encode()).digest()
+    return int.from_bytes(digest[:8], "big") < share * 2**64
+
+
+def connect_read_only(db_path: str | Path) -> sqlite3.Connection:
+    """A read-only connection (URI mode=ro); FileNotFoundError when there is no database."""
+    path = Path(db_path).resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f"no feedback database at {path} (the bot creates it on its first start)")
+    uri = f"file:{urllib.parse.quote(str(path))}?mode=ro"
+    conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=5.0)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def load_feedback(
+    db_path: str | Path,
+    genres: list[str],
+    dim: int,
+    *,
+    include_spotify: bool = False,
+    min_votes: int = 1,
+    admin_weight: float = 1.0,
+    held_out_share: float = HELD_OUT_SHARE,
+) -> Feedback:
+    """Labelled covers split into train and held-out rows, with counts of everything left out."""
+    conn = connect_read_only(db_path)
+    try:
+        conn.execute("BEGIN")  # one snapshot for both queries, while the bot goes on writing
+        predictions = conn.execute(
+            "SELECT id, platform, source_kind, image_sha256, tags, features FROM predictions p "
+            "WHERE EXISTS (SELECT 1 FROM votes v WHERE v.prediction_id = p.id) ORDER BY id"
+        ).fetchall()
+        votes = conn.execute(
+            "SELECT v.prediction_id, v.voter_id, v.label, v.is_admin, v.created, p.platform "
+            "FROM votes v JOIN predictions p ON p.id = v.prediction_id ORDER BY v.created, v.prediction_id"
+        ).fetchall()
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return build_feedback(predictions, votes, genres, dim, include_spotify=include_spotify,
+                          min_votes=min_votes, admin_weight=admin_weight, held_out_share=held_out_share)
+
+
+def build_feedback(predictions, votes, genres: list[str], dim: int, *, include_spotify: bool, min_votes: int,
+                   admin_weight: float, held_out_share: float) -> Feedback:
+    known = set(genres)
+    # Each cover's predictions (newest last) and its voters' latest votes.
+    covers: dict[str, list] = {}
+    cover_of: dict[int, str] = {}
+    for row in predictions:
+        covers.setdefault(row["image_sha256"], []).append(row)
+        cover_of[row["id"]] = row["image_sha256"]
+    ballots: dict[str, dict[tuple[str, str], Vote]] = {}
+    for row in votes:  # ordered by time: a later vote replaces the same voter's earlier one
+        sha = cover_of.get(row["prediction_id"])
+        if sha is not None:
+            vote = Vote(row["voter_id"], row["label"], bool(row["is_admin"]), row["created"])
+            ballots.setdefault(sha, {})[(row["platform"], row["voter_id"])] = vote
+
+    counts = FeedbackCounts(voted_covers=len(covers))
+    suggested: Counter[str] = Counter()
+    sets = {True: _Builder(), False: _Builder()}
+    fingerprint = hashlib.sha256()
+    for sha in sorted(covers, key=lambda s: covers[s][-1]["id"]):
+        rows = covers[sha]
+        if not include_spotify and any(row["source_kind"] == "spotify" for row in rows):
+            counts.spotify_excluded += 1
+            continue
+        cover_votes = list(ballots.get(sha, {}).values())
+        suggested.update(suggestions(cover_votes, known))
+        newest = rows[-1]
+        blob = newest["features"]
+        if len(blob) != dim * FEATURE_DTYPE.itemsize:
+            counts.wrong_dimension += 1
+            continue
+        label = label_from_votes(cover_votes, known, min_votes=min_votes, admin_weight=admin_weight)
+        if label is None:
+            counts.unlabelled += 1
+            continue
+        fingerprint.update(f"{sha}\t{label}\n".encode())
+        vector = np.frombuffer(blob, dtype=FEATURE_DTYPE).astype(np.float32)
+        sets[is_held_out(sha, held_out_share)].add(vector, label, newest["id"], sha, _tags(newest["tags"]))
+    counts.suggestions = dict(suggested.most_common())
+    counts.suggestion_votes = sum(suggested.values())
+    train, held_out = sets[False].build(dim), sets[True].build(dim)
+    counts.train, counts.held_out = len(train), len(held_out)
+    counts.labelled = counts.train + counts.held_out
+    return Feedback(train, held_out, counts, fingerprint.hexdigest())
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.vectors: list[np.ndarray] = []
+        self.labels: list[frozenset[str]] = []
+        self.ids: list[int] = []
+        self.shas: list[str] = []
+        self.tags: list[dict[str, float]] = []
+
+    def add(self, vector: np.ndarray, label: str, prediction_id: int, sha: str, tags: dict[str, float]) -> None:
+        self.vectors.append(vector)
+        self.labels.append(frozenset({label}))
+        self.ids.append(prediction_id)
+        self.shas.append(sha)
+        self.tags.append(tags)
+
+    def build(self, dim: int) -> FeedbackSet:
+        if not self.vectors:
+            return FeedbackSet.empty(dim)
+        return FeedbackSet(np.stack(self.vectors), self.labels, self.ids, self.shas, self.tags)
+
+
+def _tags(text: str) -> dict[str, float]:
+    try:
+        return {str(tag): float(score) for tag, score in json.loads(text)}
+    except (TypeError, ValueError):
+        return {}
+
+
+def tag_rows(tags: list[dict[str, float]], vocabulary: list[str]) -> np.ndarray:
+    """Tag scores as a (rows, vocabulary) matrix; tags outside the vocabulary are dropped."""
+    index = {tag: i for i, tag in enumerate(vocabulary)}
+    matrix = np.zeros((len(tags), len(vocabulary)), dtype=np.float32)
+    for row, scores in enumerate(tags):
+        for tag, score in scores.items():
+            if tag in index:
+                matrix[row, index[tag]] = score
+    return matrix
