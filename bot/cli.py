@@ -167,7 +167,7 @@ def run_front_ends(names: Sequence[str], settings: Settings) -> int:
 async def _serve_all(serves: Sequence[Callable[..., Awaitable[None]]], settings: Settings) -> None:
     from bot.service import open_service
 
-    async with open_service(settings) as service:
+    async with open_service(settings, background=True) as service:
         await asyncio.gather(*(serve(service, settings) for serve in serves))
 
 

@@ -20,6 +20,7 @@ from bot.fetch import FetchError, resolve_short_link
 from bot.inference import Busy, InferencePool, Judged, PredictorLike
 from bot.links import ShortLink, SpotifyRef, find_image_urls, find_spotify_refs
 from bot.replies import Incoming, IncomingImage, Reply, Requester, VoteAck
+from bot.retraining import Progress, Retrainer, RetrainRefused
 from bot.service.config import ServiceConfig
 from bot.service.limits import Limits
 from bot.service.sources import ShortLinkResolver, Sources, Subject, may_be_image
@@ -51,6 +52,7 @@ class Service:
         self._store = store
         self._config = config
         self._pool = InferencePool(predictor, config.max_concurrent_predictions, config.max_queue)
+        self.retrainer: Retrainer | None = None  # set by open_service
         self._sources = Sources(
             session, spotify, config, resolve_short or functools.partial(resolve_short_link, session)
         )
@@ -76,6 +78,15 @@ class Service:
     def pending_predictions(self) -> int:
         """Predictions running or waiting for a worker."""
         return self._pool.pending
+
+    async def retrain(self, trigger: str = "manual", progress: Progress | None = None) -> dict:
+        """Retrain in a separate process and switch to the new model if it is promoted.
+
+        Raises bot.retraining.RetrainRefused (with a message for people) when one is already running.
+        """
+        if self.retrainer is None:
+            raise RetrainRefused("Retraining is not set up in this process.")
+        return await self.retrainer.run(trigger, progress)
 
     def is_admin(self, user_id: str) -> bool:
         return user_id in self._config.admin_user_ids

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,11 +11,15 @@ from typing import Any
 
 from bot.fetch import create_session
 from bot.inference import PredictorLike
+from bot.retraining import Retrainer
 from bot.service.config import ServiceConfig
 from bot.service.core import Service
 from bot.settings import Settings
 from bot.spotify import SpotifyClient
 from bot.store import Store, default_path
+
+log = logging.getLogger(__name__)
+PRUNE_EVERY = 24 * 3600.0
 
 
 def model_directory(settings: Settings) -> Path:
@@ -49,9 +54,12 @@ def spotify_client(settings: Settings, session: Any) -> SpotifyClient:
 
 @asynccontextmanager
 async def open_service(
-    settings: Settings, *, predictor: PredictorLike | None = None, **config_overrides: Any
+    settings: Settings, *, predictor: PredictorLike | None = None, background: bool = False, **config_overrides: Any
 ) -> AsyncIterator[Service]:
-    """A ready Service for the front ends; everything it opened is closed on exit."""
+    """A ready Service for the front ends; everything it opened is closed on exit.
+
+    background: also run the periodic retrain check and the DATA_RETENTION_DAYS pruning (long-running bots).
+    """
     settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
     if predictor is None:
         predictor = await asyncio.to_thread(load_predictor, settings)
@@ -60,9 +68,32 @@ async def open_service(
     try:
         async with create_session() as session:
             service = Service(predictor, store, config, session, spotify_client(settings, session))
+            service.retrainer = Retrainer(service, settings)
+            tasks = _background_tasks(service.retrainer, store, settings) if background else []
             try:
                 yield service
             finally:
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
                 await service.close()
     finally:
         await store.close()
+
+
+def _background_tasks(retrainer: Retrainer, store: Store, settings: Settings) -> list[asyncio.Task]:
+    tasks = [asyncio.create_task(retrainer.periodic(
+        store, interval_hours=settings.RETRAIN_INTERVAL, min_new_votes=settings.RETRAIN_MIN_NEW_VOTES))]
+    if settings.DATA_RETENTION_DAYS:
+        tasks.append(asyncio.create_task(_prune_forever(store, settings.DATA_RETENTION_DAYS)))
+    return tasks
+
+
+async def _prune_forever(store: Store, days: int) -> None:
+    while True:
+        try:
+            removed = await store.prune(days, keep_voted=False)
+            log.info("pruned old predictions", extra={"removed": removed, "older_than_days": days})
+        except Exception:
+            log.exception("pruning old predictions failed")
+        await asyncio.sleep(PRUNE_EVERY)

@@ -287,7 +287,7 @@ class TelegramFrontEnd:
             final = render.render_retrain(result)
         except Exception as exc:
             log.exception("telegram /retrain failed")
-            final = f"Retraining failed: {type(exc).__name__}: {exc}"
+            final = getattr(exc, "user_message", None) or f"Retraining failed: {type(exc).__name__}: {exc}"
         await status.finish(final)
 
     def _who(self, update: Update) -> Requester:

@@ -245,16 +245,14 @@ class MockBot(CustomMockMixin, unittest.mock.MagicMock):
 # -- the service side ----------------------------------------------------------------------------------
 
 
-class ServiceWithRetrain(Service):
-    """Service plus the retrain method another engineer is adding (for spec_set only)."""
-
-    async def retrain(self, *, trigger: str = "manual", progress: Any = None) -> Any:  # pragma: no cover
-        raise NotImplementedError
-
-
 def make_service(*, admins: Iterable[str] = (), genres: list[str] | None = None, retrain: bool = False) -> Any:
-    """A fake Service: the real class's method names, AsyncMock for the coroutines."""
-    service = unittest.mock.MagicMock(spec_set=ServiceWithRetrain if retrain else Service)
+    """A fake Service: the real class's method names, AsyncMock for the coroutines.
+
+    retrain=False: a build whose Service has no retrain() (the front end must say so, not crash).
+    """
+    service = unittest.mock.MagicMock(spec_set=Service)
+    if not retrain:
+        del service.retrain
     admin_ids = set(admins)
     service.is_admin.side_effect = lambda user_id: user_id in admin_ids
     service.predictor = SimpleNamespace(genres=list(genres or GENRES), version="v-test")

@@ -176,7 +176,7 @@ async def test_retrain_without_a_progress_parameter() -> None:
 
 
 async def test_retrain_not_in_this_build() -> None:
-    service = make_service(admins={str(ADMIN)})  # the Service as it is today: no retrain()
+    service = make_service(admins={str(ADMIN)})  # a Service without retrain()
     _, _, admin = make_cogs(service)
     interaction = MockInteraction(user=MockMember(id=ADMIN))
 

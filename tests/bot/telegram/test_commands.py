@@ -93,6 +93,7 @@ async def test_retrain_refused_for_non_admins(tg: Harness) -> None:
 
 
 async def test_retrain_not_in_this_build(tg: Harness) -> None:
+    del tg.service.retrain  # a Service without retrain()
     await tg.feed(message_update("/retrain", user_id=ADMIN_ID, chat_id=ADMIN_ID))
     assert texts(tg) == [NO_RETRAIN]
 

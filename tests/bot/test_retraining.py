@@ -1,0 +1,122 @@
+import json
+import stat
+from pathlib import Path
+from types import SimpleNamespace
+from unittest.mock import MagicMock
+
+import pytest
+
+from bot.retraining import Retrainer, RetrainRefused
+from bot.settings import load_settings
+
+
+def settings_for(tmp_path: Path, **overrides):
+    return load_settings(_env_file=None, DATA_DIR=tmp_path / "data", **overrides)
+
+
+def fake_python(tmp_path: Path, *, stdout: str = "", code: int = 0) -> str:
+    """A stand-in for `python -m training retrain …` that prints stdout and exits with code."""
+    script = tmp_path / "fake-python"
+    script.write_text(f"#!/bin/sh\ncat <<'EOF'\n{stdout}\nEOF\nexit {code}\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    return str(script)
+
+
+def fake_service():
+    service = MagicMock()
+    service.predictor.reload.return_value = SimpleNamespace(version="v2")
+    return service
+
+
+async def test_promoted_model_is_swapped_in_without_restart(tmp_path):
+    result = {"status": "promoted", "version": "v2", "reason": "not worse"}
+    service = fake_service()
+    notes: list[str] = []
+    retrainer = Retrainer(service, settings_for(tmp_path), python=fake_python(tmp_path, stdout=json.dumps(result)))
+    outcome = await retrainer.run("manual", progress=notes.append)
+    assert outcome["status"] == "promoted" and outcome["trigger"] == "manual"
+    service.predictor.reload.assert_called_once_with(tmp_path / "data" / "models" / "v2")
+    service.swap_predictor.assert_called_once_with(service.predictor.reload.return_value)
+    assert notes and "Retraining started" in notes[0]
+
+
+async def test_rejected_model_is_not_swapped(tmp_path):
+    service = fake_service()
+    stdout = json.dumps({"status": "rejected", "version": "v2", "reason": "worse on feedback"})
+    outcome = await Retrainer(service, settings_for(tmp_path), python=fake_python(tmp_path, stdout=stdout)).run()
+    assert outcome["status"] == "rejected"
+    service.swap_predictor.assert_not_called()
+
+
+async def test_lock_held_elsewhere_is_refused_with_a_message(tmp_path):
+    retrainer = Retrainer(fake_service(), settings_for(tmp_path), python=fake_python(tmp_path, code=3))
+    with pytest.raises(RetrainRefused, match="already running") as info:
+        await retrainer.run()
+    assert info.value.user_message == str(info.value)
+
+
+async def test_second_run_in_this_process_is_refused_before_spawning(tmp_path):
+    retrainer = Retrainer(fake_service(), settings_for(tmp_path), python="/nonexistent/python")
+    async with retrainer._running:
+        with pytest.raises(RetrainRefused):
+            await retrainer.run()
+
+
+async def test_failed_run_keeps_the_current_model(tmp_path):
+    service = fake_service()
+    retrainer = Retrainer(service, settings_for(tmp_path), python=fake_python(tmp_path, code=2))
+    with pytest.raises(RuntimeError, match="current model stays"):
+        await retrainer.run()
+    service.swap_predictor.assert_not_called()
+
+
+def test_command_passes_the_settings(tmp_path):
+    settings = settings_for(tmp_path, RETRAIN_TOLERANCE=0.02, RETRAIN_INCLUDE_SPOTIFY=True, MIN_VOTES=2)
+    command = Retrainer(fake_service(), settings).command("periodic")
+    assert command[1:4] == ["-m", "training", "retrain"]
+    assert command[command.index("--trigger") + 1] == "periodic"
+    assert "--include-spotify" in command
+    assert command[command.index("--tolerance") + 1] == "0.02"
+    assert command[command.index("--min-votes") + 1] == "2"
+
+
+class FakeStore:
+    def __init__(self, last_started: float | None, new_votes: int):
+        run = SimpleNamespace(started=last_started) if last_started is not None else None
+        self._stats = SimpleNamespace(last_retrain=run)
+        self._new_votes = new_votes
+
+    async def stats(self):
+        return self._stats
+
+    async def count_votes_since(self, timestamp: float) -> int:
+        return self._new_votes
+
+
+@pytest.mark.parametrize("last_started, votes, runs", [
+    (None, 0, False),  # nothing to learn from
+    (None, 25, True),
+    (0.0, 25, True),  # long ago
+    (9e18, 25, False),  # "just now": the interval has not passed
+])
+async def test_periodic_retrain_needs_time_and_votes(tmp_path, last_started, votes, runs):
+    stdout = json.dumps({"status": "rejected", "version": None, "reason": "x"})
+    retrainer = Retrainer(fake_service(), settings_for(tmp_path), python=fake_python(tmp_path, stdout=stdout))
+    outcome = await retrainer.maybe_retrain(FakeStore(last_started, votes), interval_hours=24, min_new_votes=20)
+    assert (outcome is not None) == runs
+    if runs:
+        assert outcome["trigger"] == "periodic"
+
+
+async def test_real_retrain_process_on_an_empty_store(tmp_path):
+    """The real `python -m training retrain` in a subprocess: no votes yet, so nothing is promoted."""
+    from bot.store import Store, default_path
+
+    settings = settings_for(tmp_path)
+    settings.DATA_DIR.mkdir(parents=True)
+    store = await Store.open(default_path(settings.DATA_DIR))
+    await store.close()
+    service = fake_service()
+    outcome = await Retrainer(service, settings).run("manual")
+    assert outcome["status"] == "rejected" and not outcome["promote"]
+    service.swap_predictor.assert_not_called()
