@@ -31,7 +31,14 @@ from bot.service import Service, ServiceConfig  # noqa: E402
 from bot.spotify import SpotifyClient  # noqa: E402
 from bot.store import Store, default_path  # noqa: E402
 from models.predictor import Predictor  # noqa: E402
-from tests.bot.fake_spotify import ALBUM_ID, PLAYLIST_ID, SECOND_ALBUM_ID, TRACK_ID, FakeState, create_app  # noqa: E402
+from tests.bot.fake_spotify import (  # noqa: E402
+    ALBUM_ID,
+    PLAYLIST_ID,
+    SECOND_ALBUM_ID,
+    TRACK_ID,
+    FakeState,
+    create_app,
+)
 
 LINKS = [
     f"https://open.spotify.com/album/{ALBUM_ID}",

@@ -5,8 +5,8 @@ Everything runs on small thumbnails so the whole set costs a few milliseconds pe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import threading
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image

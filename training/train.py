@@ -16,7 +16,7 @@ from models.distinctive import distinctive_tags, genre_totals
 from models.embedder import Embedder
 from models.features import FeatureExtractor
 from models.genre import GenreModel, Recipe
-from training.datasets import Sample, genre_names, load_samples
+from training.datasets import genre_names, load_samples
 from training.extract import FeatureTable, extract
 from training.metrics import genre_metrics
 from training.splits import SEED, expand_multilabel, validation_mask

@@ -16,7 +16,6 @@ from discord.ext import commands
 
 from bot.discord_app.cogs import AdminCog, GuessCog, InfoCog, VotesCog
 from bot.discord_app.views import CorrectGenreView
-
 from bot.settings import SettingsError
 
 if TYPE_CHECKING:

@@ -1,6 +1,12 @@
 """The SQLite feedback store: predictions, votes, model versions and retrain runs."""
 
-from bot.store.core import DB_NAME, RETRAIN_STALE_AFTER_S, Store, default_path, pid_alive
+from bot.store.core import (
+    DB_NAME,
+    RETRAIN_STALE_AFTER_S,
+    Store,
+    default_path,
+    pid_alive,
+)
 from bot.store.records import (
     FeedbackRow,
     ModelVersion,

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from bot.render_text import bar, render_reply, render_stats, render_tags
-from models import artifact
 from bot.replies import Reply, error
+from models import artifact
 from models.prediction import GenreScore, Popularity, Prediction, Tag
 from tests.bot.fake_spotify import COVERS
 

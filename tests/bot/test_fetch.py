@@ -15,7 +15,13 @@ from bot.fetch import (
 from bot.links import SpotifyRef
 from models.image import load_image
 from tests.bot.conftest import FakeSpotify
-from tests.bot.fake_spotify import ALBUM_ID, COVERS, PLAYLIST_ID, TRACK_ID, StaticResolver
+from tests.bot.fake_spotify import (
+    ALBUM_ID,
+    COVERS,
+    PLAYLIST_ID,
+    TRACK_ID,
+    StaticResolver,
+)
 
 COVER = f"/image/{COVERS[1]}"
 PUBLIC_IP = "93.184.216.34"

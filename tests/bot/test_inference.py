@@ -14,6 +14,7 @@ from PIL import Image
 from bot.inference import Busy, InferencePool, judge
 from models.image import ImageError, load_image
 from tests.bot.fake_spotify import COVERS
+from tests.helpers import until
 
 
 class Model:
@@ -29,14 +30,6 @@ class Model:
         if self.gate is not None:
             assert self.gate.wait(30), "the gate never opened"
         return self.version
-
-
-async def until(condition, turns: int = 10_000) -> None:
-    for _ in range(turns):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("condition never became true")
 
 
 @pytest.fixture

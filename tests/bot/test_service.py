@@ -6,7 +6,7 @@ import asyncio
 import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,14 @@ from typing import Any
 import pytest
 
 from bot.fetch import resolve_short_link
-from bot.replies import NOT_A_LINK, NOTHING_TO_JUDGE, OOPS, Incoming, IncomingImage, Requester
+from bot.replies import (
+    NOT_A_LINK,
+    NOTHING_TO_JUDGE,
+    OOPS,
+    Incoming,
+    IncomingImage,
+    Requester,
+)
 from bot.service import Service, ServiceConfig
 from bot.spotify import SpotifyClient
 from bot.store import Store, default_path
@@ -28,6 +35,7 @@ from tests.bot.fake_spotify import (
     SECOND_ALBUM_ID,
     TRACK_ID,
 )
+from tests.helpers import until
 from training.labels import CONFIRM
 
 ALBUM_LINK = f"https://open.spotify.com/album/{ALBUM_ID}"
@@ -111,15 +119,6 @@ def message(text: str = "", **fields: Any) -> Incoming:
             | fields
         )
     )
-
-
-async def until(condition: Callable[[], bool], turns: int = 10_000) -> None:
-    """Let other tasks run until condition holds (event-loop turns, not wall-clock sleeps)."""
-    for _ in range(turns):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("condition never became true")
 
 
 @pytest.fixture

@@ -1,6 +1,13 @@
 from collections import Counter
 
-from training.labels import LiveAccuracy, Vote, label_from_votes, live_accuracy, suggestions, weighted_tally
+from training.labels import (
+    LiveAccuracy,
+    Vote,
+    label_from_votes,
+    live_accuracy,
+    suggestions,
+    weighted_tally,
+)
 
 KNOWN = {"rock", "jazz", "pop"}
 

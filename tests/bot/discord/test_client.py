@@ -11,7 +11,13 @@ import pytest
 from discord import app_commands
 
 import bot.discord_app as discord_app
-from bot.discord_app.client import MODE_LIMITED, SleeveBot, make_intents, serve, sync_commands
+from bot.discord_app.client import (
+    MODE_LIMITED,
+    SleeveBot,
+    make_intents,
+    serve,
+    sync_commands,
+)
 from bot.discord_app.views import CUSTOM_ID, CorrectGenreView
 from tests.bot.discord.helpers import make_service, make_settings
 

@@ -10,7 +10,13 @@ from typing import Any
 import discord
 import pytest
 
-from bot.discord_app.cogs.admin import NOT_ADMIN, NOT_AVAILABLE, AdminCog, ProgressReporter, describe_progress
+from bot.discord_app.cogs.admin import (
+    NOT_ADMIN,
+    NOT_AVAILABLE,
+    AdminCog,
+    ProgressReporter,
+    describe_progress,
+)
 from bot.discord_app.cogs.info import InfoCog
 from bot.replies import busy
 from tests.bot.discord.helpers import (

@@ -8,7 +8,14 @@ import re
 
 from bot.render_text import render_reply
 from bot.telegram_app import render
-from bot.telegram_app.render import CAPTION_LIMIT, TEXT_LIMIT, Block, pack, render_prediction, tg_len
+from bot.telegram_app.render import (
+    CAPTION_LIMIT,
+    TEXT_LIMIT,
+    Block,
+    pack,
+    render_prediction,
+    tg_len,
+)
 from tests.bot.telegram.conftest import prediction_reply
 from training.labels import CONFIRM
 
@@ -73,7 +80,9 @@ def test_keyboard_skips_genres_too_long_for_callback_data() -> None:
 
 
 def test_retrain_result_from_the_training_package() -> None:
-    from training.retrain import RetrainResult  # the real type a service.retrain would return
+    from training.retrain import (
+        RetrainResult,  # the real type a service.retrain would return
+    )
 
     metrics = {
         "champion": {"base_validation": {"n": 400, "top1": 0.7, "top2": 0.8, "macro_f1": 0.66},

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from bot.telegram_app.handlers import NOT_A_VOTE, UNKNOWN_PREDICTION
-from tests.bot.telegram.conftest import ADMIN_ID, GROUP_ID, USER_ID, Harness, callback_update, reaction_update
+from tests.bot.telegram.conftest import (
+    ADMIN_ID,
+    GROUP_ID,
+    USER_ID,
+    Harness,
+    callback_update,
+    reaction_update,
+)
 from training.labels import CONFIRM
 
 
