@@ -102,11 +102,24 @@ class Retrainer:
         while True:
             await sleep(min(interval_hours * 3600, CHECK_EVERY))
             try:
+                await self.follow_registry()
                 await self.maybe_retrain(store, interval_hours=interval_hours, min_new_votes=min_new_votes)
             except RetrainRefused as exc:
                 log.info("periodic retrain skipped", extra={"reason": str(exc)})
             except Exception:
                 log.exception("periodic retrain failed")
+
+    async def follow_registry(self) -> bool:
+        """Serve the registry's current model if it changed behind our back (cron retrain, rollback)."""
+        from models.registry import resolve_model_dir
+
+        predictor = self._service.predictor
+        wanted = await asyncio.to_thread(
+            resolve_model_dir, self._settings.MODEL_DIR, self._settings.DATA_DIR, predictor.extractor.spec)
+        if predictor.path is not None and Path(wanted).resolve() == Path(predictor.path).resolve():
+            return False
+        self._service.swap_predictor(await asyncio.to_thread(predictor.reload, Path(wanted)))
+        return True
 
     async def maybe_retrain(self, store: Any, *, interval_hours: float, min_new_votes: int) -> dict | None:
         stats = await store.stats()

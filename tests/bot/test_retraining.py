@@ -120,3 +120,27 @@ async def test_real_retrain_process_on_an_empty_store(tmp_path):
     outcome = await Retrainer(service, settings).run("manual")
     assert outcome["status"] == "rejected" and not outcome["promote"]
     service.swap_predictor.assert_not_called()
+
+
+async def test_follows_a_model_promoted_elsewhere(tmp_path):
+    """A cron retrain or a rollback changes CURRENT; the bot switches on its next check."""
+    from models import artifact
+    from models.predictor import Predictor
+    from models.registry import ModelRegistry, registry_root
+
+    settings = settings_for(tmp_path)
+    predictor = Predictor.load()
+    service = MagicMock()
+    service.predictor = predictor
+    retrainer = Retrainer(service, settings)
+    assert await retrainer.follow_registry() is False  # nothing retrained yet: the shipped model
+
+    registry = ModelRegistry(registry_root(settings.DATA_DIR))
+    shipped = artifact.load(artifact.SHIPPED_DIR, predictor.extractor.spec)
+    shipped.manifest["version"] = "v-cron"
+    artifact.save(shipped, registry.path("v-cron"))
+    registry.promote("v-cron")
+
+    assert await retrainer.follow_registry() is True
+    swapped_in = service.swap_predictor.call_args.args[0]
+    assert swapped_in.version == "v-cron"
