@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+import time
+
 from typing import Any
 
 from bot.replies import Reply
@@ -83,8 +85,16 @@ def render_stats(stats: dict[str, Any]) -> str:
         f"Votes: {stats['votes']} from {stats['voters']} people",
         f"Live accuracy: {top1}",
     ]
-    if stats.get("last_retrain"):
-        lines.append(f"Last retrain: {stats['last_retrain']['status']}")
+    per_genre = [f"{g} {v['correct']}/{v['total']}" for g, v in accuracy.get("per_genre", {}).items() if v["total"]]
+    if per_genre:
+        lines.append("  by genre: " + ", ".join(per_genre))
+    if stats.get("suggestions"):
+        lines.append("Suggested genres I don't know: " + ", ".join(f"{g} ({n})" for g, n in stats["suggestions"].items()))
+    last = stats.get("last_retrain")
+    if last:
+        when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(last["started"])) if last.get("started") else ""
+        reason = f" — {last['reason']}" if last.get("reason") else ""
+        lines.append(f"Last retrain: {last['status']} {when}{reason}".rstrip())
     return "\n".join(lines)
 
 

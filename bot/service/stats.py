@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from bot.inference import InferencePool
 from bot.service.config import ServiceConfig
 from bot.store import Store
-from training.labels import label_from_votes, live_accuracy
+from training.labels import label_from_votes, live_accuracy, suggestions
 
 
 async def collect_stats(store: Store, pool: InferencePool, config: ServiceConfig) -> dict[str, Any]:
     predictor = pool.predictor
     overall = await store.stats()
     current = await store.stats(predictor.version)
-    accuracy = live_accuracy(await _scored_votes(store, predictor.version, set(predictor.genres), config))
+    rows = await store.feedback_rows(include_spotify=True)
+    known = set(predictor.genres)
+    accuracy = live_accuracy(_scored_votes(rows, predictor.version, known, config))
+    pending = sum((suggestions(row.votes, known) for row in rows), Counter())
     last = overall.last_retrain
     return {
         "model_version": predictor.version,
@@ -28,16 +32,17 @@ async def collect_stats(store: Store, pool: InferencePool, config: ServiceConfig
             "top1": accuracy.top1,
             "per_genre": {g: {"correct": c, "total": t} for g, (c, t) in accuracy.per_genre.items()},
         },
+        "suggestions": dict(pending.most_common()),
         "last_retrain": None
         if last is None
-        else {"status": last.status, "started": last.started, "finished": last.finished},
+        else {"status": last.status, "started": last.started, "finished": last.finished,
+              "reason": (last.summary or {}).get("reason")},
         "queue": {"pending": pool.pending, "capacity": pool.capacity},
     }
 
 
-async def _scored_votes(store: Store, version: str, known: set[str], config: ServiceConfig) -> list[tuple[str, str]]:
+def _scored_votes(rows: list, version: str, known: set[str], config: ServiceConfig) -> list[tuple[str, str]]:
     """(top genre, voted label) for this model version's predictions whose votes settle on a known genre."""
-    rows = await store.feedback_rows(include_spotify=True)
     scored = []
     for row in rows:
         if row.model_version != version:

@@ -35,6 +35,7 @@ from tests.bot.fake_spotify import (
     SECOND_ALBUM_ID,
     TRACK_ID,
 )
+from bot.render_text import render_stats
 from tests.helpers import until
 from training.labels import CONFIRM
 
@@ -456,6 +457,21 @@ async def test_stats_count_and_score_votes(make_service) -> None:
     assert (stats["predictions"], stats["votes"], stats["voters"]) == (2, 2, 1)
     assert stats["live_accuracy"]["n"] == 2 and stats["live_accuracy"]["top1"] == 0.5
     assert stats["last_retrain"] is None and stats["queue"]["pending"] == 0
+    top = first.prediction.top_genre
+    assert stats["live_accuracy"]["per_genre"][top]["correct"] >= 1
+    assert stats["suggestions"] == {}
+
+
+async def test_stats_report_votes_for_unknown_genres_as_suggestions(make_service) -> None:
+    service = make_service()
+    [reply] = await service.handle_message(message(ALBUM_LINK))
+    await service.attach_message(reply.prediction_id, "m1")
+    await service.vote("discord", "m1", "bob", "Jazz")
+    await service.vote("discord", "m1", "ann", "jazz")  # not a known genre: kept as typed
+    stats = await service.stats()
+    assert sum(stats["suggestions"].values()) == 2 and set(stats["suggestions"]) <= {"Jazz", "jazz"}
+    assert stats["live_accuracy"]["n"] == 0  # suggestions are not scored
+    assert "Suggested genres I don't know" in render_stats(stats)
 
 
 async def test_tags(make_service, predictor) -> None:
