@@ -8,9 +8,12 @@ Slash commands are not synced on start (that is rate-limited and rarely needed):
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 import discord
 from discord.ext import commands
 
@@ -30,6 +33,7 @@ MODE_LIMITED = (
     "message content intent off: passive link answering is off (only messages that mention the bot, "
     "and DMs, are read); /guess still works"
 )
+START_RETRY_CAP_S = 300.0
 TOKEN_REFUSED = "DISCORD_TOKEN was refused by Discord: check that it is the bot's current token"
 PRIVILEGED_REFUSED = (
     "Discord refused the privileged message content intent (enable it under Bot → Privileged Gateway "
@@ -93,10 +97,17 @@ def _token(settings: Settings) -> str:
     return settings.DISCORD_TOKEN.get_secret_value()
 
 
-async def serve(service: Service, settings: Settings, *, bot_class: type[SleeveBot] = SleeveBot) -> None:
-    """Run the Discord bot until cancelled; without the message content intent if Discord refuses it."""
+async def serve(service: Service, settings: Settings, *, bot_class: type[SleeveBot] = SleeveBot,
+                sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+    """Run the Discord bot until cancelled.
+
+    Without the message content intent if Discord refuses it; while Discord cannot be reached at
+    start, retry with a capped backoff (once logged in, discord.py reconnects by itself).
+    """
     token = _token(settings)
-    for message_content in (True, False):
+    message_content = True
+    delay = 1.0
+    while True:
         bot = bot_class(service, settings, message_content=message_content)
         log.info("starting the Discord bot", extra={"mode": bot.mode})
         try:
@@ -109,6 +120,11 @@ async def serve(service: Service, settings: Settings, *, bot_class: type[SleeveB
             if not message_content:
                 raise
             log.warning(PRIVILEGED_REFUSED)
+            message_content = False
+        except (aiohttp.ClientConnectionError, discord.GatewayNotFound, OSError) as exc:
+            log.warning("cannot reach Discord; retrying", extra={"error": str(exc), "retry_in": delay})
+            await sleep(delay)
+            delay = min(delay * 2, START_RETRY_CAP_S)
 
 
 async def sync_commands(settings: Settings, *, bot_class: type[SleeveBot] = SleeveBot) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
+import aiohttp
 import discord
 import pytest
 from discord import app_commands
@@ -83,6 +84,27 @@ async def test_serve_falls_back_without_message_content(caplog: pytest.LogCaptur
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+async def test_serve_retries_while_discord_cannot_be_reached(caplog: pytest.LogCaptureFixture) -> None:
+    class Offline(SleeveBot):
+        attempts = 0
+
+        async def start(self, token: str, *, reconnect: bool = True) -> None:
+            type(self).attempts += 1
+            if type(self).attempts < 3:
+                raise aiohttp.ClientConnectionError("Cannot connect to host discord.com:443")
+
+    waits: list[float] = []
+
+    async def no_wait(seconds: float) -> None:
+        waits.append(seconds)
+
+    caplog.set_level(logging.WARNING, logger="bot.discord_app")
+    await serve(make_service(), make_settings(), bot_class=Offline, sleep=no_wait)
+    assert Offline.attempts == 3 and waits == [1.0, 2.0]
+    assert "cannot reach Discord; retrying" in caplog.text
+    assert "test-token-not-real" not in caplog.text
 
 
 async def test_serve_closes_the_bot_when_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:
