@@ -46,10 +46,14 @@ class PrivateAddressError(OSError):
 
 
 def is_public_address(address: str | IPAddress) -> bool:
-    """True for globally routable unicast addresses; IPv4-mapped IPv6 is judged as its IPv4."""
+    """True for globally routable unicast addresses; IPv4-mapped and 6to4 IPv6 are judged as their IPv4."""
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is not None and not is_public_address(embedded):
+            return False
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
     return ip.is_global and not (
         ip.is_private
         or ip.is_loopback

@@ -161,6 +161,8 @@ class _OEmbed:
         try:
             async with asyncio.timeout(self._timeout):
                 async with self._session.get(self._url, params={"url": ref.url}) as response:
+                    if response.status == 401:  # oEmbed needs no token, so there is nothing to refresh
+                        raise SpotifyError("unavailable")
                     if response.status != 200:
                         raise _error_for_status(response.status, response.headers.get("Retry-After"))
                     data = await response.json(content_type=None)

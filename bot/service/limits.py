@@ -28,5 +28,7 @@ class Limits:
             checks.append((self._channels, ("channel", who.platform, who.channel_id)))
         if allow_all(*checks):
             return None
-        limiter, key = next((limiter, key) for limiter, key in checks if not limiter.would_allow(key))
+        # The refusing limiter, judged once: a window may expire between two readings of the clock.
+        blocked = [(limiter, key) for limiter, key in checks if not limiter.would_allow(key)] or checks[:1]
+        limiter, key = blocked[0]
         return Refusal(limiter.retry_after(key), limiter.should_notify(key))

@@ -147,6 +147,9 @@ async def test_refuses_a_redirect_to_another_scheme(session, fake_spotify) -> No
         ("ff02::1", False),
         ("::", False),
         ("2001:db8::1", False),
+        ("2002:7f00:1::", False),  # 6to4 wrapping 127.0.0.1
+        ("2002:a00:1::", False),  # 6to4 wrapping 10.0.0.1
+        ("::ffff:127.0.0.1", False),
     ],
 )
 def test_is_public_address(address: str, public: bool) -> None:

@@ -129,3 +129,26 @@ def test_bad_arguments() -> None:
         RateLimiter(-1)
     with pytest.raises(ValueError):
         RateLimiter(1, window=0)
+
+
+def test_service_limits_survive_a_window_expiring_between_checks() -> None:
+    """The refusing limiter is judged once, even if its window expires while it is looked up."""
+    from bot.replies import Requester
+    from bot.service.limits import Limits
+
+    now = [0.0]
+    limits = Limits(user_rate=1, channel_rate=0, clock=lambda: now[0])
+    who = Requester("discord", "u1", None, None)
+    assert limits.check(who) is None
+    now[0] = 59.9
+    users = limits._users
+    verdict = users.would_allow
+
+    def verdict_then_time_passes(key):
+        answer = verdict(key)
+        now[0] = 120.0  # the window ends right after the first verdict
+        return answer
+
+    users.would_allow = verdict_then_time_passes
+    refusal = limits.check(who)
+    assert refusal is not None and refusal.retry_after >= 0

@@ -280,6 +280,13 @@ async def test_errors_are_not_cached(make_client, fake_spotify) -> None:
     assert (await client.lookup(ALBUM)).title == "Lanterns at Dusk"
 
 
+async def test_oembed_401_is_a_friendly_error(make_client, fake_spotify) -> None:
+    fake_spotify.state.fail("/oembed", status=401)
+    with pytest.raises(SpotifyError) as caught:
+        await make_client("oembed").lookup(ALBUM)
+    assert caught.value.kind == "unavailable"
+
+
 def test_cache_expires_entries() -> None:
     now = [0.0]
     cache: TTLCache[str, int] = TTLCache(maxsize=4, ttl=10.0, clock=lambda: now[0])
