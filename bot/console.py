@@ -105,6 +105,8 @@ class Console:
         if reply is None:
             self._print(f"I don't know what to do with {line!r}: type help.")
             return
+        # A vote applies to the last reply; one that cannot take votes leaves nothing to vote on.
+        self.last_message = None
         if reply.prediction_id is not None:
             self.last_message = f"{PLATFORM}-{reply.prediction_id}"
             await self.service.attach_message(reply.prediction_id, self.last_message)
@@ -113,8 +115,8 @@ class Console:
     async def _ask(self, line: str) -> Reply | None:
         if find_spotify_refs(line, limit=1):
             return await self.service.guess(who=self.who, link=line)
-        if find_image_urls(line, limit=1):
-            return await self.service.guess(who=self.who, url=line)
+        if urls := find_image_urls(line, limit=1):
+            return await self.service.guess(who=self.who, url=urls[0])
         path = Path(line).expanduser()
         if path.is_file():
             return await self.service.guess(who=self.who, image=_read_image(path))

@@ -18,7 +18,7 @@ import aiohttp
 from bot import replies
 from bot.fetch import FetchError, resolve_short_link
 from bot.inference import Busy, InferencePool, Judged, PredictorLike
-from bot.links import ShortLink, SpotifyRef, find_image_urls, find_spotify_refs
+from bot.links import ShortLink, SpotifyRef, find_spotify_refs
 from bot.replies import Incoming, IncomingImage, Reply, Requester, VoteAck
 from bot.retraining import Progress, Retrainer, RetrainRefused
 from bot.service.config import ServiceConfig
@@ -102,8 +102,8 @@ class Service:
         if incoming.author_is_bot:
             return []
         try:
-            links, images, urls = self._find_work(incoming)
-            if not (links or images or urls):
+            links, images = self._find_work(incoming)
+            if not (links or images):
                 return []
             who = Requester.of(incoming)
             refused = self._limits.check(who)
@@ -112,23 +112,23 @@ class Service:
             refs = await self._resolve_all(links)
             jobs: list[Awaitable[Reply | None]] = [self._judge_ref(ref, who) for ref in refs]
             jobs += [self._safely(self._judge_attachment(image, who), who) for image in images]
-            jobs += [self._safely(self._judge_url(url, who, _kind(who, "url")), who) for url in urls]
             return [reply for reply in await asyncio.gather(*jobs) if reply is not None]
         except Exception:
             log.exception("failed to handle a message", extra={"platform": incoming.platform})
             return [replies.error(replies.OOPS)]
 
-    def _find_work(self, incoming: Incoming) -> tuple[list[SpotifyRef | ShortLink], list[IncomingImage], list[str]]:
+    def _find_work(self, incoming: Incoming) -> tuple[list[SpotifyRef | ShortLink], list[IncomingImage]]:
+        """Spotify links, and images when addressed. Other URLs in chat are never fetched: arbitrary
+        image URLs come only through an explicit `/guess url:`."""
         cap = self._config.max_links_per_message
         links = find_spotify_refs(incoming.text, limit=cap)
         if incoming.mentioned:
             images = incoming.attachments[:cap]
-            urls = find_image_urls(incoming.text, limit=cap - len(images)) if len(images) < cap else []
         elif incoming.in_image_channel:
-            images, urls = [a for a in incoming.attachments if may_be_image(a)][:cap], []
+            images = [a for a in incoming.attachments if may_be_image(a)][:cap]
         else:
-            images, urls = [], []
-        return links, images, urls
+            images = []
+        return links, images
 
     async def _resolve_all(self, links: list[SpotifyRef | ShortLink]) -> list[SpotifyRef | Reply]:
         """Short links resolved, then duplicates dropped (a short link may name an item also linked directly)."""

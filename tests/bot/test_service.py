@@ -292,11 +292,14 @@ async def test_attachment_by_url_is_downloaded(make_service, fake_spotify) -> No
     assert reply.kind == "prediction" and reply.cover_url == url and reply.source_ref == url
 
 
-async def test_image_url_in_text_when_mentioned(make_service, fake_spotify) -> None:
+async def test_urls_in_chat_are_never_fetched_only_through_guess(make_service, fake_spotify) -> None:
     service = make_service()
     url = fake_spotify.url(f"/image/{COVERS[3]}")
+    hits = sum(fake_spotify.state.hits.values())
     assert await service.handle_message(message(f"what about {url}")) == []
-    [reply] = await service.handle_message(message(f"what about {url}", mentioned=True))
+    assert await service.handle_message(message(f"what about {url}", mentioned=True)) == []
+    assert sum(fake_spotify.state.hits.values()) == hits
+    reply = await service.guess(who=Requester("discord", "u1", "c1", "g1"), url=url)
     assert reply.kind == "prediction" and reply.source_kind == "url"
 
 
