@@ -76,10 +76,14 @@ def save(artifact: Artifact, directory: Path) -> Path:
         manifest = {**artifact.manifest, "libraries": library_versions()}
         manifest.setdefault("created", datetime.now(UTC).isoformat(timespec="seconds"))
         (temp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
-        _fsync_dir(temp)
-        if directory.exists():
-            shutil.rmtree(directory)
-        os.replace(temp, directory)
+        _fsync_files(temp)
+        if directory.exists():  # keep the old version until the new one is in place
+            old = directory.with_name(f".{directory.name}-old-{os.getpid()}")
+            os.replace(directory, old)
+            os.replace(temp, directory)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(temp, directory)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
@@ -99,16 +103,19 @@ def read_manifest(directory: Path) -> dict:
 def load(directory: Path, expected_spec: dict) -> Artifact:
     directory = Path(directory)
     manifest = read_manifest(directory)
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("genres"), list) or "version" not in manifest:
+        raise ArtifactError(f"model {directory} is damaged: {MANIFEST} lacks a version or genres")
     check_spec(manifest.get("feature_spec", {}), expected_spec, directory)
     try:
         genre = joblib.load(directory / GENRE_FILE)
         popularity = PopularityModel.load(directory / POPULARITY_FILE)
         tags = json.loads((directory / TAGS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError, EOFError, KeyError, ImportError, AttributeError) as exc:
-        raise ArtifactError(f"model {directory} is damaged or incomplete: {exc}") from exc
-    if genre.genres != manifest["genres"]:
-        raise ArtifactError(f"model {directory}: genre list in {GENRE_FILE} does not match the manifest")
-    return Artifact(manifest, genre, popularity, tags["vocabulary"], tags["distinctive"])
+        vocabulary, distinctive = tags["vocabulary"], tags["distinctive"]
+    except Exception as exc:  # unpickling damaged bytes can raise almost anything
+        raise ArtifactError(f"model {directory} is damaged or incomplete: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(genre, GenreModel) or genre.genres != manifest["genres"]:
+        raise ArtifactError(f"model {directory}: {GENRE_FILE} is not a genre model for the manifest's genres")
+    return Artifact(manifest, genre, popularity, vocabulary, distinctive)
 
 
 def check_spec(found: dict, expected: dict, directory: Path) -> None:
@@ -121,7 +128,7 @@ def check_spec(found: dict, expected: dict, directory: Path) -> None:
         )
 
 
-def _fsync_dir(directory: Path) -> None:
+def _fsync_files(directory: Path) -> None:
     for path in directory.iterdir():
         with open(path, "rb") as handle:
             os.fsync(handle.fileno())

@@ -5,14 +5,19 @@ from __future__ import annotations
 import io
 import warnings
 
+import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 MAX_BYTES = 15 * 1024 * 1024
 MAX_PIXELS = 40_000_000
+# Only formats covers come in; Pillow can open many more (EPS hands data to Ghostscript).
+FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")  # multi-picture JPEGs (MPO) open as JPEG
+MB = 1024 * 1024
 
 # Pillow refuses headers above 2x this outright and warns above it; load_image refuses anything
 # above MAX_PIXELS from the header alone, before a single pixel is decoded, so the warning is noise.
 Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+Image.init()  # register every plugin so FORMATS can be named
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 
@@ -26,9 +31,9 @@ def load_image(data: bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX
     if not data:
         raise ImageError("That file is empty.")
     if len(data) > max_bytes:
-        raise ImageError(f"That image is too large ({len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB).")
+        raise ImageError(f"That image is too large ({len(data) / MB:.1f} MB; the limit is {max_bytes / MB:.0f} MB).")
     try:
-        image = Image.open(io.BytesIO(data))
+        image = Image.open(io.BytesIO(data), formats=FORMATS)
         _check_pixels(image, max_pixels)
         image.seek(0)  # GIF / animated WebP: first frame
         image.load()
@@ -53,9 +58,11 @@ def _check_pixels(image: Image.Image, max_pixels: int) -> None:
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
-    if image.mode == "RGB":
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        image = _to_8_bit(image)
+    if image.mode == "RGB" and "transparency" not in image.info:
         return image
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))
         background.paste(rgba, mask=rgba.getchannel("A"))
@@ -63,8 +70,12 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
-def thumbnail(image: Image.Image, size: int) -> Image.Image:
-    """Square-ish working copy no larger than size×size, for fast descriptors."""
-    copy = image.copy()
-    copy.thumbnail((size, size), Image.Resampling.BILINEAR)
-    return copy
+def _to_8_bit(image: Image.Image) -> Image.Image:
+    """16-bit and float greyscale scaled into 0..255 (a plain convert would clip everything to white)."""
+    values = np.asarray(image, dtype=np.float64)
+    top = float(values.max(initial=0.0))
+    if image.mode.startswith("I;16") or 255 < top <= 65535:
+        high = 65535.0
+    else:
+        high = 255.0 if top <= 255 else top
+    return Image.fromarray(np.clip(values / high * 255.0, 0, 255).astype(np.uint8))

@@ -13,7 +13,7 @@ from models.embedder import Embedder
 from models.features import CoverFeatures, FeatureExtractor
 from models.image import load_image
 from models.prediction import GenreScore, Popularity, Prediction, Tag
-from models.tagger import MIN_SCORE, all_scores
+from models.tagger import tag
 
 TOP_GENRES_WITH_REASONS = 3
 AGGREGATE_MIN_SCORE = 1 / 3  # a tag describes an artist's covers when its mean score is this high
@@ -64,8 +64,7 @@ class Predictor:
         return self.artifact.genre.predict_proba(vectors)
 
     def _prediction(self, features: CoverFeatures, vector: np.ndarray, probabilities: np.ndarray) -> Prediction:
-        scores = all_scores(features.descriptors, features.logits)
-        tags = sorted((Tag(t, s) for t, s in scores.items() if s >= MIN_SCORE), key=lambda t: (-t.score, t.tag))
+        tags = tag(features.descriptors, features.logits)
         return self._assemble(probabilities, self.artifact.popularity.predict(vector), tags, vector)
 
     def _assemble(self, probabilities: np.ndarray, popularity: Popularity, tags: list[Tag], vector: np.ndarray) -> Prediction:

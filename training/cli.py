@@ -129,7 +129,13 @@ def _evaluate(args: argparse.Namespace) -> int:
         if not path.exists():
             print(f"error: {path} does not exist", file=sys.stderr)
             return 2
-    result = evaluate(args.labels, args.images, args.model, progress=not args.json)
+    from models.artifact import ArtifactError
+
+    try:
+        result = evaluate(args.labels, args.images, args.model, progress=not args.json)
+    except ArtifactError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.json:
         print(json.dumps(result))
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,16 +40,16 @@ def read_labels_csv(csv_path: Path, images_dir: Path | None = None) -> list[Samp
 
 
 def read_folder_tree(root: Path) -> list[Sample]:
-    """root/GENRE/*.jpg; a cover found under several genres gets all of them."""
-    by_name: dict[str, set[str]] = {}
+    """root/GENRE/*.jpg; the same cover (identical bytes) filed under several genres gets all of them."""
+    by_content: dict[str, set[str]] = {}
     paths: dict[str, Path] = {}
     for genre_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         for path in sorted(genre_dir.rglob("*")):
             if path.suffix.lower() in IMAGE_SUFFIXES:
-                key = path.name
-                by_name.setdefault(key, set()).add(genre_dir.name)
+                key = hashlib.sha256(path.read_bytes()).hexdigest()
+                by_content.setdefault(key, set()).add(genre_dir.name)
                 paths.setdefault(key, path)
-    return [Sample(path=paths[key], genres=frozenset(genres)) for key, genres in by_name.items()]
+    return [Sample(path=paths[key], genres=frozenset(genres)) for key, genres in by_content.items()]
 
 
 def load_samples(source: Path, images_dir: Path | None = None) -> list[Sample]:

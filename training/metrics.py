@@ -11,14 +11,15 @@ from sklearn.metrics import f1_score
 from training.splits import topk_hits
 
 
-def credited_truth(predicted: Sequence[str], label_sets: Sequence[frozenset[str]]) -> list[str]:
-    """For F1 and confusion: the predicted genre when it is in the set, else the set's first genre."""
-    return [p if p in labels else sorted(labels)[0] for p, labels in zip(predicted, label_sets)]
+def credited_truth(predicted: Sequence[str], label_sets: Sequence[frozenset[str]], genres: Sequence[str]) -> list[str]:
+    """For F1 and confusion: the predicted genre when it is in the set, else the set's first known genre."""
+    known = set(genres)
+    return [p if p in labels else sorted(labels & known)[0] for p, labels in zip(predicted, label_sets)]
 
 
 def genre_metrics(probabilities: np.ndarray, label_sets: Sequence[frozenset[str]], genres: Sequence[str]) -> dict:
     predicted = [genres[i] for i in probabilities.argmax(axis=1)]
-    truth = credited_truth(predicted, label_sets)
+    truth = credited_truth(predicted, label_sets, genres)
     top1 = topk_hits(probabilities, label_sets, genres, 1)
     per_genre = {}
     for genre in genres:

@@ -79,3 +79,20 @@ def test_popularity_finds_real_signal():
     metrics = pop.calibrate(model, vectors[300:], values[300:])
     assert model.shrink > 0 and metrics["spearman"] > 0.8
     assert metrics["mae"] < metrics["mae_median_baseline"]
+
+
+@pytest.mark.parametrize("damage", ["tags-without-vocabulary", "manifest-list", "manifest-without-genres", "pickled-dict"])
+def test_every_kind_of_damage_is_an_artifact_error(tmp_path, damage):
+    import joblib
+
+    directory = artifacts.save(tiny_artifact(), tmp_path / "v1")
+    if damage == "tags-without-vocabulary":
+        (directory / "tags.json").write_text('{"distinctive": {}}')
+    elif damage == "manifest-list":
+        (directory / "manifest.json").write_text("[1, 2]")
+    elif damage == "manifest-without-genres":
+        (directory / "manifest.json").write_text('{"version": "x", "feature_spec": {}}')
+    else:
+        joblib.dump({"not": "a model"}, directory / "genre.joblib")
+    with pytest.raises(artifacts.ArtifactError):
+        artifacts.load(directory, SPEC)

@@ -106,3 +106,28 @@ def test_image_error_is_a_value_error_with_a_human_message():
     with pytest.raises(ValueError) as info:
         load_image(b"nope")
     assert "Traceback" not in str(info.value) and str(info.value).endswith(".")
+
+
+def test_16_bit_greyscale_keeps_its_tones():
+    ramp = np.tile(np.linspace(0, 65535, 64).astype(np.uint16), (8, 1))
+    image = load_image(encode(Image.fromarray(ramp), "PNG"))
+    values = np.asarray(image)[..., 0]
+    assert values.min() == 0 and values.max() == 255
+    assert 100 < values[0, 32] < 160  # mid-grey stays mid-grey, not clipped to white
+
+
+def test_transparent_colour_in_an_rgb_png_becomes_white():
+    rgb = Image.new("RGB", (4, 4), (0, 0, 0))
+    image = load_image(encode(rgb, "PNG", transparency=(0, 0, 0)))
+    assert image.getpixel((1, 1)) == (255, 255, 255)
+
+
+@pytest.mark.parametrize("fmt", ["TIFF", "PPM", "TGA"])
+def test_formats_covers_do_not_come_in_are_refused(fmt):
+    with pytest.raises(ImageError, match="doesn't look like an image"):
+        load_image(encode(gradient(), fmt))
+
+
+def test_size_message_uses_one_unit():
+    with pytest.raises(ImageError, match=r"15.0 MB; the limit is 15 MB"):
+        load_image(b"\xff\xd8" + b"\0" * (15 * 1024 * 1024 - 2 + 1))
