@@ -14,21 +14,22 @@ from models.descriptors import COLOUR_NAMES, Descriptors
 from models.embedder import imagenet_classes
 from models.prediction import Tag
 
+VERSION = "tagger-v2"  # bump when words, thresholds or the stoplist change (invalidates cached tag scores)
 MIN_SCORE = 0.5
 OBJECT_THRESHOLD = 0.12  # softmax probability an ImageNet class needs to become a tag
 MAX_OBJECTS = 3
 
 # Classes that describe the cover as an object, not what is on it (the seed dropped "graphic" and "art").
 STOPLIST = frozenset({
-    "dust jacket", "book jacket", "comic book", "envelope", "web site", "website", "menu", "packet",
-    "carton", "binder", "jigsaw puzzle", "crossword puzzle", "crossword", "tray", "rule", "ruler",
-    "digital clock", "screen", "monitor", "television", "notebook", "wallet", "paper towel",
-    "toilet tissue", "cd player", "vending machine", "rubber eraser", "eraser", "band aid", "lighter",
-    "matchstick", "pencil box", "scoreboard", "street sign", "poster", "mailbag", "shopping basket",
-    "file", "file cabinet", "letter opener", "tape player", "cassette", "cassette player",
-    "analog clock", "wall clock", "window shade", "shower curtain", "quilt", "handkerchief",
-    "doormat", "prayer rug", "face powder", "lotion", "sunscreen", "hair spray", "pill bottle",
-    "pop bottle", "wine bottle", "beer bottle", "water bottle",
+    "book jacket", "comic book", "envelope", "web site", "menu", "packet", "carton", "binder",
+    "jigsaw puzzle", "crossword puzzle", "rule", "digital clock", "screen", "monitor",
+    "television system", "notebook computer", "wallet", "paper towel", "toilet tissue", "cd player",
+    "vending machine", "rubber eraser", "band aid", "lighter", "matchstick", "pencil box", "scoreboard",
+    "street sign", "mailbag", "shopping basket", "file cabinet", "letter opener", "tape player",
+    "cassette", "cassette player", "analog clock", "wall clock", "window shade", "shower curtain",
+    "theater curtain", "quilt", "handkerchief", "doormat", "prayer rug", "face powder", "lotion",
+    "sunscreen", "hair spray", "pill bottle", "pop bottle", "wine bottle", "beer bottle", "water bottle",
+    "plastic bag",
 })
 
 RULE_TAGS = (

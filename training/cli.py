@@ -30,6 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--version", help="version name (default: v + UTC timestamp)")
     train.add_argument("--no-progress", action="store_true")
 
+    figures = commands.add_parser("figures", help="draw a model's confusion matrices as PNGs (needs the 'train' extra)")
+    figures.add_argument("--model", type=Path, help="artifact directory (default: the shipped model)")
+    figures.add_argument("--out", type=Path, required=True, help="folder for the PNG files")
+
     compare = commands.add_parser("compare", help="compare genre-model recipes (prints a Markdown table)")
     compare.add_argument("--data", type=Path, required=True, help="labelled set to train and validate on")
     compare.add_argument("--check", type=Path, required=True, help="second labelled set for cross-domain top-1")
@@ -98,6 +102,12 @@ def main(argv: list[str] | None = None) -> int:
         return _train(args)
     if args.command == "evaluate":
         return _evaluate(args)
+    if args.command == "figures":
+        from training.report import model_figures
+
+        for path in model_figures(args.model, args.out):
+            print(f"wrote {path}")
+        return 0
     if args.command == "compare":
         from training.compare import compare, markdown
 
@@ -111,15 +121,27 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from training.train import train
-
-    artifact = train(args.data, args.out, images_dir=args.images, popularity_source=args.popularity,
-                     check_source=args.check, recipe=Recipe(classifier=args.classifier, transform=args.transform, C=args.C), top_n=args.top_n,
-                     base_features_out=args.base_features, version=args.version, progress=not args.no_progress)
+    if not args.data.exists():
+        print(f"error: {args.data} does not exist", file=sys.stderr)
+        return 2
+    try:
+        artifact = _run_train(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     metrics = artifact.manifest["metrics"]
     print(f"wrote {args.out} (version {artifact.version})")
     print(json.dumps({k: v for k, v in metrics["validation"].items() if k != "confusion"}, indent=1))
     return 0
+
+
+def _run_train(args: argparse.Namespace):
+    from training.train import train
+
+    recipe = Recipe(classifier=args.classifier, transform=args.transform, C=args.C)
+    return train(args.data, args.out, images_dir=args.images, popularity_source=args.popularity,
+                 check_source=args.check, recipe=recipe, top_n=args.top_n,
+                 base_features_out=args.base_features, version=args.version, progress=not args.no_progress)
 
 
 def _evaluate(args: argparse.Namespace) -> int:

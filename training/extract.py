@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from models.features import FeatureExtractor
 from models.image import ImageError, load_image
+from models.tagger import VERSION as TAGGER_VERSION
 from models.tagger import all_scores
 from training.datasets import Sample
 
@@ -70,9 +71,11 @@ def extract(samples: Sequence[Sample], extractor: FeatureExtractor, cache_dir: P
 def _cache_path(samples: Sequence[Sample], extractor: FeatureExtractor, cache_dir: Path | None) -> Path | None:
     if cache_dir is None:
         return None
-    digest = hashlib.sha256(repr(sorted(extractor.spec.items())).encode())
+    digest = hashlib.sha256(repr((sorted(extractor.spec.items()), TAGGER_VERSION)).encode())
     for sample in samples:
-        digest.update(str(sample.path.resolve()).encode())
+        path = sample.path.resolve()
+        stat = path.stat() if path.exists() else None
+        digest.update(f"{path}\0{stat and stat.st_size}\0{stat and stat.st_mtime_ns}\n".encode())
     return cache_dir / f"features-{digest.hexdigest()[:16]}.npz"
 
 

@@ -11,6 +11,22 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+def model_figures(model_dir: Path | None, out: Path) -> list[Path]:
+    """Confusion matrices of a model's validation and cross-domain metrics, from its manifest."""
+    from models import artifact
+
+    manifest = artifact.read_manifest(model_dir or artifact.SHIPPED_DIR)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for key, name, title in (("validation", "confusion_validation.png", "validation split"),
+                             ("cross_domain", "confusion_spotify.png", "cross-domain check")):
+        metrics = manifest["metrics"].get(key)
+        if metrics and "confusion" in metrics:
+            title = f"{manifest['version']}: {title} ({metrics['n']} covers)"
+            written.append(confusion_png(metrics["confusion"], out / name, title))
+    return written
+
+
 def confusion_png(confusion: dict, path: Path, title: str) -> Path:
     labels = confusion["labels"]
     matrix = np.array(confusion["matrix"], dtype=float)

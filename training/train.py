@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,7 +20,7 @@ from models.genre import GenreModel, Recipe
 from training.datasets import genre_names, load_samples
 from training.extract import FeatureTable, extract
 from training.metrics import genre_metrics
-from training.splits import SEED, expand_multilabel, validation_mask
+from training.splits import SEED, expand_multilabel, primary_genre, validation_mask
 
 log = logging.getLogger(__name__)
 DEFAULT_TOP_N = 10
@@ -66,10 +67,24 @@ class GenreData:
         return np.where(self.validation)[0]
 
 
+MIN_COVERS_PER_GENRE = 5  # a stratified 20 % split needs a few covers of each primary genre
+
+
+def check_trainable(label_sets: list[frozenset[str]], source: Path) -> None:
+    """Clear errors for sets too small to split and train on, before any model code sees them."""
+    primaries = Counter(primary_genre(labels) for labels in label_sets)
+    if len(primaries) < 2:
+        raise ValueError(f"{source}: need covers of at least two genres, found {sorted(primaries) or 'none'}")
+    scarce = sorted(g for g, n in primaries.items() if n < MIN_COVERS_PER_GENRE)
+    if scarce:
+        raise ValueError(f"{source}: need at least {MIN_COVERS_PER_GENRE} covers per genre; too few for {', '.join(scarce)}")
+
+
 def genre_data(table: FeatureTable, root: Path) -> GenreData:
     keep = [i for i, s in enumerate(table.samples) if s.genres]
     samples = [table.samples[i] for i in keep]
     label_sets = [s.genres for s in samples]
+    check_trainable(label_sets, root)
     vocabulary = sorted(set().union(*(table.tag_scores[i] for i in keep)))
     tags = table.tag_matrix(vocabulary)[keep]
     files = [_relative(s.path, root) for s in samples]
@@ -117,8 +132,6 @@ def train(data_source: Path, out: Path, *, images_dir: Path | None = None, popul
     samples = load_samples(data_source, images_dir)
     table = extract(samples, extractor, cache_dir=cache_dir, progress=progress)
     data = genre_data(table, _dataset_root(data_source))
-    if len(data.genres) < 2:
-        raise ValueError(f"{data_source}: need at least two genres with labelled covers, found {data.genres}")
     log.info("fitting the genre model on %d covers (%d held out)", len(data.train_rows), len(data.validation_rows))
     model = fit_genre(data, recipe)
     metrics = {"validation": evaluate_genre(model, data.vectors[data.validation], [data.label_sets[i] for i in data.validation_rows])}

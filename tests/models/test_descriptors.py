@@ -70,3 +70,9 @@ def test_colour_shares_sum_to_one():
     d = describe(Image.fromarray(data.coffee()))
     assert sum(d.colours.values()) == pytest.approx(1.0)
     assert set(d.colours) == set(COLOUR_NAMES)
+
+
+def test_stoplist_names_real_imagenet_classes():
+    from models.tagger import STOPLIST, imagenet_words
+
+    assert STOPLIST <= set(imagenet_words())

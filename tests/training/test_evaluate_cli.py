@@ -48,3 +48,11 @@ def test_evaluate_text_report(discogs_dir, spotify_dir, tmp_path):
 def test_evaluate_missing_path_is_a_clear_error(tmp_path):
     done = run_evaluate("--labels", tmp_path / "nope.csv", "--images", tmp_path)
     assert done.returncode == 2 and "does not exist" in done.stderr
+
+
+def test_figures_draw_the_shipped_models_confusion_matrices(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "training", "figures", "--out", str(tmp_path)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    for name in ("confusion_validation.png", "confusion_spotify.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
