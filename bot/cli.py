@@ -81,15 +81,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     if args.command == "healthcheck":
         return healthcheck(settings)
+    # Interactive commands keep the terminal for replies: only warnings, unless LOG_LEVEL is set.
+    quiet = args.command in ("predict", "console") and "LOG_LEVEL" not in settings.model_fields_set
+    configure_logging("WARNING" if quiet else settings.LOG_LEVEL, settings.LOG_FORMAT, settings.secret_values())
     if args.command == "predict":
-        configure_logging("WARNING", settings.LOG_FORMAT, settings.secret_values())
         return predict(args.path, as_json=args.json, settings=settings)
     if args.command == "console":
         from bot.console import run_console
 
-        configure_logging("WARNING", settings.LOG_FORMAT, settings.secret_values())
-        return asyncio.run(run_console(settings))
-    configure_logging(settings.LOG_LEVEL, settings.LOG_FORMAT, settings.secret_values())
+        return _guarded(lambda: asyncio.run(run_console(settings)))
     if args.command == "sync-commands":
         return _guarded(lambda: sync_commands(settings))
     names = [args.command] + ([args.also] if args.also else [])

@@ -7,6 +7,7 @@ Web API answer is treated as optional: a missing one degrades the result, it is 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
@@ -124,23 +125,35 @@ class _Unauthorized(Exception):
 
 
 class _RateLimitRetry:
-    """On a 429, wait Retry-After once when it is short enough, then give up."""
+    """On a 429, wait Retry-After once when it is short enough, then give up.
 
-    def __init__(self, max_wait: float, sleep: Callable[[float], Awaitable[None]]) -> None:
+    A longer Retry-After is remembered: until it has passed, every lookup fails fast instead of
+    asking Spotify again (which would only extend the ban).
+    """
+
+    def __init__(self, max_wait: float, sleep: Callable[[float], Awaitable[None]],
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._max_wait = max_wait
         self._sleep = sleep
+        self._clock = clock
+        self._blocked_until = 0.0
 
     async def call(self, request: Callable[[], Awaitable[T]]) -> T:
+        if self._clock() < self._blocked_until:
+            raise SpotifyError("rate_limited")
         try:
             return await request()
         except _RateLimited as exc:
             wait = DEFAULT_RETRY_AFTER if exc.retry_after is None else exc.retry_after
             if wait > self._max_wait:
+                self._blocked_until = self._clock() + wait
                 raise SpotifyError("rate_limited") from exc
             await self._sleep(wait)
         try:
             return await request()
         except _RateLimited as exc:
+            wait = DEFAULT_RETRY_AFTER if exc.retry_after is None else exc.retry_after
+            self._blocked_until = self._clock() + wait
             raise SpotifyError("rate_limited") from exc
 
 

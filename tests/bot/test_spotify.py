@@ -222,6 +222,17 @@ async def test_gives_up_on_a_long_retry_after(make_client, fake_spotify, sleeps,
     assert sleeps == []
 
 
+async def test_a_long_retry_after_is_respected_by_later_lookups(make_client, fake_spotify, sleeps, backend) -> None:
+    path = api_path(backend, ALBUM_PATH)
+    fake_spotify.state.fail(path, status=429, retry_after=30, times=1)
+    client = make_client(backend, max_retry_after=5)
+    for _ in range(3):
+        with pytest.raises(SpotifyError) as caught:
+            await client.lookup(ALBUM)
+        assert caught.value.kind == "rate_limited"
+    assert fake_spotify.state.hits[path] == 1  # the ban is remembered: no more calls for 30 s
+
+
 async def test_gives_up_when_still_rate_limited(make_client, fake_spotify, sleeps, backend) -> None:
     fake_spotify.state.fail(api_path(backend, ALBUM_PATH), status=429)
     with pytest.raises(SpotifyError) as caught:
