@@ -16,6 +16,7 @@ import asyncio
 import importlib
 import inspect
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -189,4 +190,7 @@ def _guarded(run: Callable[[], int]) -> int:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
+        return 0
+    except BrokenPipeError:  # e.g. `python -m bot console < lines | head`: the reader left
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at interpreter exit
         return 0

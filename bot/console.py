@@ -7,6 +7,7 @@ name, or "ok" for the top guess). Replies go to stdout; the end of input exits.
 from __future__ import annotations
 
 import asyncio
+import threading
 import logging
 import sys
 from dataclasses import dataclass
@@ -74,6 +75,8 @@ class Console:
     async def handle_safely(self, line: str) -> bool:
         try:
             return await self.handle(line)
+        except BrokenPipeError:
+            raise  # whoever reads our output has gone: stop, don't apologise into the void
         except Exception:
             log.exception("console line failed")
             self._print(OOPS)
@@ -139,7 +142,25 @@ async def run_console(settings: Settings, stdin: TextIO = sys.stdin, stdout: Tex
         console = Console(service, stdout)
         if stdin.isatty():
             print("Sleeve — send me a cover. Type help for commands.", file=stdout, flush=True)
-        while line := await asyncio.to_thread(stdin.readline):
+        lines = _lines(stdin)
+        while line := await lines.get():
             if not await console.handle_safely(line):
                 break
     return 0
+
+
+def _lines(stdin: TextIO) -> asyncio.Queue[str]:
+    """Lines of stdin, read by a daemon thread ("" at the end). Unlike asyncio.to_thread, a daemon
+    thread blocked in readline does not keep Ctrl-C from ending the program."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str] = asyncio.Queue(maxsize=64)
+
+    def read() -> None:
+        while True:
+            line = stdin.readline()
+            asyncio.run_coroutine_threadsafe(queue.put(line), loop).result()
+            if not line:
+                return
+
+    threading.Thread(target=read, name="console-stdin", daemon=True).start()
+    return queue
