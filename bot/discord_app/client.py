@@ -102,7 +102,7 @@ async def serve(service: Service, settings: Settings, *, bot_class: type[SleeveB
     """Run the Discord bot until cancelled.
 
     Without the message content intent if Discord refuses it; while Discord cannot be reached at
-    start, retry with a capped backoff (once logged in, discord.py reconnects by itself).
+    start (or answers with a 5xx), retry with a capped backoff (once logged in, discord.py reconnects by itself).
     """
     token = _token(settings)
     message_content = True
@@ -121,7 +121,7 @@ async def serve(service: Service, settings: Settings, *, bot_class: type[SleeveB
                 raise
             log.warning(PRIVILEGED_REFUSED)
             message_content = False
-        except (aiohttp.ClientConnectionError, discord.GatewayNotFound, OSError) as exc:
+        except (aiohttp.ClientConnectionError, discord.GatewayNotFound, discord.DiscordServerError, OSError) as exc:
             log.warning("cannot reach Discord; retrying", extra={"error": str(exc), "retry_in": delay})
             await sleep(delay)
             delay = min(delay * 2, START_RETRY_CAP_S)

@@ -204,11 +204,22 @@ class Service:
             log.exception("failed to record a vote", extra={"platform": platform})
             return None
 
-    async def retract(self, platform: Platform, message_id: str, user_id: str) -> bool:
-        """Take back this user's vote on message_id; False when there was none."""
+    async def retract(self, platform: Platform, message_id: str, user_id: str, choice: str | None = None) -> bool:
+        """Take back this user's vote on message_id; False when there was none.
+
+        With `choice` (read as in `vote`), only a vote for that choice is taken back: removing an
+        older reaction leaves the vote a newer one cast.
+        """
         try:
             stored = await self._store.prediction_by_message(platform, message_id)
-            return stored is not None and await self._store.retract(stored.id, user_id)
+            if stored is None:
+                return False
+            label = None
+            if choice is not None:
+                label = self.normalize_choice(choice, extra_genres=stored.probabilities)
+                if label is None:
+                    return False
+            return await self._store.retract(stored.id, user_id, label)
         except Exception:
             log.exception("failed to retract a vote", extra={"platform": platform})
             return False

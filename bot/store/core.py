@@ -189,10 +189,27 @@ class Store:
         )
         return rows[0]["label"] if rows else None
 
-    async def retract(self, prediction_id: int, voter_id: str) -> bool:
-        changed = await self._change(
-            "DELETE FROM votes WHERE prediction_id = ? AND voter_id = ?", (prediction_id, voter_id)
-        )
+    async def retract(self, prediction_id: int, voter_id: str, label: str | None = None) -> bool:
+        """Delete this voter's vote; True when one was deleted.
+
+        With `label`, only a vote for that label goes (`labels.CONFIRM` meaning the prediction's top
+        genre, as in `vote`), so taking back an older choice never deletes a newer one.
+        """
+        if label is None:
+            changed = await self._change(
+                "DELETE FROM votes WHERE prediction_id = ? AND voter_id = ?", (prediction_id, voter_id)
+            )
+        else:
+            changed = await self._change(
+                """
+                DELETE FROM votes WHERE prediction_id = :prediction AND voter_id = :voter
+                AND label = (
+                    SELECT CASE WHEN :label = :confirm THEN top_genre ELSE :label END
+                    FROM predictions WHERE id = :prediction
+                )
+                """,
+                {"prediction": prediction_id, "voter": voter_id, "label": label, "confirm": CONFIRM},
+            )
         return changed == 1
 
     async def votes_for(self, prediction_id: int) -> list[Vote]:

@@ -3,7 +3,8 @@
 Votes come two ways:
 - Buttons under each reply (callback queries "v:<genre>", "v:__top__"): the reliable path.
 - Message reactions, when Telegram delivers them: the genre's emoji from GENRE_EMOJIS votes, the
-  CONFIRM_EMOJI (or 👍) confirms the top guess, removing it retracts. Telegram only reports
+  CONFIRM_EMOJI (or 👍) confirms the top guess, removing it retracts the vote if that reaction is
+  still what the vote says (a newer vote, by button or reaction, stays). Telegram only reports
   reactions in groups to bots that are administrators there (private chats always work), and
   only emoji from its fixed reaction set can be used (the default genre emoji are not in it),
   so reactions are a bonus, never the only way to vote.
@@ -16,7 +17,6 @@ import inspect
 import logging
 import threading
 import time
-import traceback
 from typing import Any
 
 from telegram import Bot, CallbackQuery, Message, MessageEntity, Update
@@ -25,7 +25,6 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.links import find_image_urls, find_spotify_refs
-from bot.logging_setup import RedactingFilter
 from bot.render_text import render_reply, render_stats, render_tags
 from bot.replies import OOPS, Incoming, IncomingImage, Reply, Requester
 from bot.service import Service
@@ -56,8 +55,7 @@ class TelegramFrontEnd:
         self.sender = Sender(sleep)
         self.sleep = sleep
         self.reactions = render.reaction_choices(settings.GENRE_EMOJIS, settings.CONFIRM_EMOJI)
-        token = settings.TELEGRAM_TOKEN.get_secret_value() if settings.TELEGRAM_TOKEN else ""
-        self._redact = RedactingFilter([token]).redact
+        # No redaction here: configure_logging's RedactingFilter takes the token out of every log line.
 
     # -- messages ---------------------------------------------------------------------------------
 
@@ -76,8 +74,9 @@ class TelegramFrontEnd:
     async def incoming(self, message: Message, bot: Bot) -> Incoming:
         private = message.chat.type == ChatType.PRIVATE
         mentioned = private or addressed(message, bot)
+        in_image_channel = private or str(message.chat.id) in self.settings.IMAGE_CHANNEL_IDS
         attachments: list[IncomingImage] = []
-        if mentioned:  # the service only judges images when addressed (a private chat counts): skip other downloads
+        if mentioned or in_image_channel:  # the service judges images only then: skip other downloads
             image = await self.image(message)
             if image is not None:
                 attachments.append(image)
@@ -93,7 +92,7 @@ class TelegramFrontEnd:
             server_id=None,
             message_id=str(message.message_id),
             mentioned=mentioned,
-            in_image_channel=private,
+            in_image_channel=in_image_channel,
         )
 
     async def image(self, message: Message) -> IncomingImage | None:
@@ -118,7 +117,7 @@ class TelegramFrontEnd:
                 return described
             data = await file.download_as_bytearray()
         except TelegramError as exc:
-            log.warning("could not download a telegram file", extra={"error": self._redact(str(exc))})
+            log.warning("could not download a telegram file", extra={"error": str(exc)})
             return described
         return IncomingImage(data=bytes(data), filename=filename, content_type=content_type, size=item.file_size)
 
@@ -163,26 +162,32 @@ class TelegramFrontEnd:
             await self._answer_query(query, text)
 
     async def _answer_query(self, query: CallbackQuery, text: str) -> None:
+        """Once, at once: a late answer is useless (the button stops spinning after a while anyway)."""
         try:
-            await self.sender.call(lambda: query.answer(text[: render.ANSWER_LIMIT]), "answer callback")
-        except TelegramError as exc:  # e.g. "query is too old"
-            log.info("could not answer a callback query", extra={"error": str(exc)})
+            await query.answer(text[: render.ANSWER_LIMIT])
+        except TelegramError as exc:  # e.g. "query is too old", or flood control
+            log.info("could not answer a callback query", extra={"error": f"{type(exc).__name__}: {exc.message}"})
 
     async def on_reaction(self, update: Update, context: Context) -> None:
         """A genre emoji added votes, the last one removed retracts (see the module docstring)."""
         reaction = update.message_reaction
         if reaction is None or reaction.user is None:  # anonymous (a chat reacted): nobody to credit
             return
+        if reaction.user.is_bot:
+            return
         try:
             old = self._choices(reaction.old_reaction)
             new = self._choices(reaction.new_reaction)
             added = [choice for choice in new if choice not in old]
+            removed = [choice for choice in old if choice not in new]
             user_id = str(reaction.user.id)
             key = render.message_key(reaction.chat.id, reaction.message_id)
             if added:
                 await self.service.vote(PLATFORM, key, user_id, added[0], is_admin=self.service.is_admin(user_id))
-            elif old and not new:
-                await self.service.retract(PLATFORM, key, user_id)
+            else:
+                # Only a vote that is still this reaction's goes: a newer button vote stays.
+                for choice in removed:
+                    await self.service.retract(PLATFORM, key, user_id, choice)
         except Exception:
             log.exception("failed to handle a telegram reaction")
 
@@ -302,13 +307,12 @@ class TelegramFrontEnd:
     # -- errors -----------------------------------------------------------------------------------
 
     async def on_error(self, update: object, context: Context) -> None:
-        """The application's error handler: one log line (the token redacted), never a crash."""
+        """The application's error handler: one log entry, never a crash (the log filter redacts the token)."""
         error = context.error
         if error is None:
             return
-        details = "".join(traceback.format_exception(type(error), error, error.__traceback__))
         where = f" (update {update.update_id})" if isinstance(update, Update) else ""
-        log.error(self._redact(f"telegram error{where}: {type(error).__name__}: {error}\n{details.rstrip()}"))
+        log.error("telegram error%s: %s: %s", where, type(error).__name__, error, exc_info=error)
 
 
 def addressed(message: Message, bot: Bot) -> bool:

@@ -436,6 +436,22 @@ async def test_votes_and_retractions_land_in_the_store(make_service, store: Stor
     assert "bob" not in {v.voter_id for v in await store.votes_for(reply.prediction_id)}
 
 
+async def test_retracting_a_choice_keeps_a_newer_vote(make_service, store: Store) -> None:
+    service = make_service()
+    [reply] = await service.handle_message(message(ALBUM_LINK))
+    await service.attach_message(reply.prediction_id, "m1")
+    top = reply.prediction.top_genre
+    other = next(g for g in service.predictor.genres if g != top)
+
+    await service.vote("discord", "m1", "bob", other)
+    await service.vote("discord", "m1", "bob", CONFIRM)
+    assert not await service.retract("discord", "m1", "bob", other.upper())  # the older choice
+    assert [v.label for v in await store.votes_for(reply.prediction_id)] == [top]
+    assert not await service.retract("discord", "m1", "bob", "  ")
+    assert await service.retract("discord", "m1", "bob", "ok")  # CONFIRM, normalised as in vote
+    assert await store.votes_for(reply.prediction_id) == []
+
+
 async def test_votes_on_unknown_messages_are_ignored(make_service, store: Store) -> None:
     service = make_service()
     [reply] = await service.handle_message(message(ALBUM_LINK))

@@ -186,6 +186,25 @@ async def test_vote_latest_wins_and_retract(store: Store, clock: Clock):
     assert await store.votes_for(pid) == []
 
 
+async def test_retract_with_a_label_leaves_a_newer_vote(store: Store):
+    pid = await store.record_prediction(record())
+    await store.vote(pid, "bob", "jazz")
+    await store.vote(pid, "bob", "pop")
+    assert not await store.retract(pid, "bob", "jazz")  # an older choice taken back
+    assert [v.label for v in await store.votes_for(pid)] == ["pop"]
+    assert await store.retract(pid, "bob", "pop")
+    assert await store.votes_for(pid) == []
+
+
+async def test_retract_confirm_means_the_top_genre(store: Store):
+    pid = await store.record_prediction(record())
+    await store.vote(pid, "bob", CONFIRM)
+    await store.vote(pid, "carol", "jazz")
+    assert not await store.retract(pid, "carol", CONFIRM)
+    assert await store.retract(pid, "bob", CONFIRM)
+    assert [v.voter_id for v in await store.votes_for(pid)] == ["carol"]
+
+
 async def test_confirm_is_stored_as_top_genre(store: Store):
     pid = await store.record_prediction(record())
     assert await store.vote(pid, "bob", CONFIRM) == "rock"

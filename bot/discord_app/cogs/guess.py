@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 ONE_OPTION = (
     "Give me exactly one thing to judge: `link` (a Spotify link), `image` (an upload) or `url` (an image link)."
 )
+COULD_NOT_SEND = "Sorry, I couldn't post my answer here (Discord refused it). Try again in a moment."
 
 
 def incoming_image(attachment: discord.Attachment) -> IncomingImage:
@@ -130,4 +131,12 @@ class GuessCog(SleeveCog, name="Guess"):
         await interaction.response.defer(thinking=True)
         kwargs: dict[str, Any] = {"link": link, "url": url, "image": incoming_image(image) if image else None}
         reply = await self.service.guess(who=requester(interaction), **kwargs)
-        await publish(self.bot, reply, functools.partial(interaction.followup.send, wait=True))
+        sent = await publish(self.bot, reply, functools.partial(interaction.followup.send, wait=True))
+        if sent is None:  # never leave "Sleeve is thinking…" behind
+            await self._publish_failed(interaction)
+
+    async def _publish_failed(self, interaction: discord.Interaction) -> None:
+        try:
+            await interaction.edit_original_response(content=COULD_NOT_SEND)
+        except discord.HTTPException as exc:
+            log.warning("could not replace the thinking message", extra={"status": exc.status, "code": exc.code})

@@ -25,6 +25,7 @@ from models.prediction import GenreScore, Popularity, Prediction, Tag
 
 GENRES = ["Country", "Electronic", "HipHop", "Pop", "Rock"]
 _ids = itertools.count(100_000_000_000_000_000)
+BOT_USER_ID = 99_999_999_999_999_999  # MockBot's own user, and the author MockRawReaction's message has
 
 
 def next_id() -> int:
@@ -210,6 +211,7 @@ class MockRawReaction(CustomMockMixin, unittest.mock.MagicMock):
             "member": None,
             "emoji": discord.PartialEmoji(name=emoji),
             "event_type": "REACTION_ADD",
+            "message_author_id": BOT_USER_ID,  # a reaction on one of our replies
         }
         super().__init__(**(defaults | kwargs))
 
@@ -230,9 +232,8 @@ class MockBot(CustomMockMixin, unittest.mock.MagicMock):
     spec_set = _BOT_SPEC
 
     def __init__(self, service: Any, settings: Settings | None = None, **kwargs: Any) -> None:
-        super().__init__(
-            **({"service": service, "settings": settings or make_settings(), "user": MockClientUser()} | kwargs)
-        )
+        defaults = {"service": service, "settings": settings or make_settings(), "user": MockClientUser(id=BOT_USER_ID)}
+        super().__init__(**(defaults | kwargs))
         self.get_user.return_value = None
 
     def _get_child_mock(self, **kw: Any) -> unittest.mock.Mock:

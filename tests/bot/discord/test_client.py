@@ -107,6 +107,29 @@ async def test_serve_retries_while_discord_cannot_be_reached(caplog: pytest.LogC
     assert "test-token-not-real" not in caplog.text
 
 
+async def test_serve_retries_on_discord_server_errors(caplog: pytest.LogCaptureFixture) -> None:
+    from types import SimpleNamespace
+
+    class Overloaded(SleeveBot):
+        attempts = 0
+
+        async def start(self, token: str, *, reconnect: bool = True) -> None:
+            type(self).attempts += 1
+            if type(self).attempts < 2:
+                response = SimpleNamespace(status=503, reason="Service Unavailable")
+                raise discord.DiscordServerError(response, "upstream connect error")  # type: ignore[arg-type]
+
+    waits: list[float] = []
+
+    async def no_wait(seconds: float) -> None:
+        waits.append(seconds)
+
+    caplog.set_level(logging.WARNING, logger="bot.discord_app")
+    await serve(make_service(), make_settings(), bot_class=Overloaded, sleep=no_wait)
+    assert Overloaded.attempts == 2 and waits == [1.0]
+    assert "cannot reach Discord; retrying" in caplog.text
+
+
 async def test_serve_closes_the_bot_when_cancelled(monkeypatch: pytest.MonkeyPatch) -> None:
     made: list[SleeveBot] = []
 

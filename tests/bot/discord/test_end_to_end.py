@@ -102,10 +102,10 @@ async def test_guess_then_votes_then_forget(service: Service, image_url: str) ->
     # Alice uses the menu; a vote on a message with no prediction is not recorded.
     menu = MockInteraction(user=alice, message=sent)
     await votes.vote_from_menu(menu, "pop")
-    menu.response.send_message.assert_awaited_once_with("Thanks! Noted: Pop.", ephemeral=True)
+    menu.followup.send.assert_awaited_once_with("Thanks! Noted: Pop.", ephemeral=True)
     stray = MockInteraction(user=alice, message=MockMessage())
     await votes.vote_from_menu(stray, "Rock")
-    assert "couldn't find" in stray.response.send_message.await_args.args[0]
+    assert "couldn't find" in stray.followup.send.await_args.args[0]
     assert (await service.stats())["votes"] == 2
 
     # /forget: Alice's vote and the prediction she asked for go.
@@ -113,6 +113,27 @@ async def test_guess_then_votes_then_forget(service: Service, image_url: str) ->
     await info.forget.callback(info, forget)
     assert forget.followup.send.await_args.args[0] == "Done: I deleted 1 vote and 1 prediction you asked for."
     assert (await service.stats())["predictions"] == 0
+
+
+async def test_removing_an_older_reaction_keeps_the_newer_vote(service: Service, image_url: str) -> None:
+    bot = MockBot(service, make_settings())
+    guess, votes = GuessCog(bot), VotesCog(bot)  # type: ignore[arg-type]
+    bob = MockMember()
+    interaction = MockInteraction(user=MockMember())
+    sent = MockMessage()
+    interaction.followup.send.side_effect = lambda *a, **kw: sent
+    await guess.guess.callback(guess, interaction, image=MockAttachment(url=image_url, size=len(png())))
+    prediction = await service._store.prediction_by_message("discord", str(sent.id))
+    assert prediction is not None
+
+    ids = {"message_id": sent.id, "user_id": bob.id}
+    await votes.on_raw_reaction_add(MockRawReaction("🎸", member=bob, **ids))
+    await votes.on_raw_reaction_add(MockRawReaction("🎵", member=bob, **ids))
+    await votes.on_raw_reaction_remove(MockRawReaction("🎸", **ids))
+    assert [v.label for v in await service._store.votes_for(prediction.id)] == ["Pop"]
+
+    await votes.on_raw_reaction_remove(MockRawReaction("🎵", **ids))
+    assert await service._store.votes_for(prediction.id) == []
 
 
 async def test_passive_message_in_image_channel(service: Service, image_url: str) -> None:

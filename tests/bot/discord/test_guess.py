@@ -8,7 +8,7 @@ from typing import Any
 import discord
 import pytest
 
-from bot.discord_app.cogs.guess import ONE_OPTION, GuessCog
+from bot.discord_app.cogs.guess import COULD_NOT_SEND, ONE_OPTION, GuessCog
 from bot.discord_app.views import CUSTOM_ID
 from bot.replies import Incoming, IncomingImage, Requester, busy, rate_limited
 from tests.bot.discord.helpers import (
@@ -304,6 +304,28 @@ async def test_guess_link_defers_then_follows_up(cog: GuessCog, service: Any) ->
     assert kwargs["wait"] is True and isinstance(kwargs["embed"], discord.Embed) and "view" in kwargs
     service.attach_message.assert_awaited_once_with(9, str(sent.id))
     assert reactions(sent) == VOTE_EMOJIS
+
+
+async def test_guess_whose_answer_cannot_be_posted_does_not_stay_thinking(cog: GuessCog, service: Any) -> None:
+    service.guess.return_value = prediction_reply(prediction_id=9)
+    interaction = MockInteraction()
+    interaction.followup.send.side_effect = http_exception(403, discord.Forbidden)
+
+    await cog.guess.callback(cog, interaction, link=LINK)
+
+    interaction.edit_original_response.assert_awaited_once_with(content=COULD_NOT_SEND)
+    service.attach_message.assert_not_awaited()
+
+
+async def test_guess_failure_notice_that_fails_too_is_contained(cog: GuessCog, service: Any) -> None:
+    service.guess.return_value = prediction_reply(prediction_id=9)
+    interaction = MockInteraction()
+    interaction.followup.send.side_effect = http_exception(403, discord.Forbidden)
+    interaction.edit_original_response.side_effect = http_exception(404, discord.NotFound)
+
+    await cog.guess.callback(cog, interaction, link=LINK)  # logged, not raised
+
+    interaction.edit_original_response.assert_awaited_once()
 
 
 async def test_guess_image_passes_the_attachment_as_incoming_image(cog: GuessCog, service: Any) -> None:

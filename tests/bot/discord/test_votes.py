@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.discord_app.cogs.votes import NO_PREDICTION, ReactionMemory, VotesCog
+from bot.discord_app.cogs.votes import NO_PREDICTION, VotesCog
 from bot.discord_app.views import CUSTOM_ID, CorrectGenreView
 from bot.replies import VoteAck
 from tests.bot.discord.helpers import (
@@ -90,13 +90,13 @@ async def test_removing_the_vote_reaction_retracts(cog: VotesCog, service: Any) 
         "🎸", message_id=payload.message_id, user_id=payload.user_id, event_type="REACTION_REMOVE"
     )
     await cog.on_raw_reaction_remove(removed)
-    service.retract.assert_awaited_once_with("discord", str(payload.message_id), str(payload.user_id))
+    service.retract.assert_awaited_once_with("discord", str(payload.message_id), str(payload.user_id), "Rock")
 
 
 async def test_remove_after_restart_retracts(cog: VotesCog, service: Any) -> None:
     payload = MockRawReaction("✅", event_type="REACTION_REMOVE")
     await cog.on_raw_reaction_remove(payload)
-    service.retract.assert_awaited_once_with("discord", str(payload.message_id), str(payload.user_id))
+    service.retract.assert_awaited_once_with("discord", str(payload.message_id), str(payload.user_id), CONFIRM)
 
 
 async def test_remove_ignores_the_bot_itself_other_bots_and_other_emoji(
@@ -110,43 +110,22 @@ async def test_remove_ignores_the_bot_itself_other_bots_and_other_emoji(
     service.retract.assert_not_awaited()
 
 
-async def test_removing_an_older_reaction_keeps_the_latest_vote(cog: VotesCog, service: Any) -> None:
+async def test_removing_a_reaction_retracts_only_the_vote_it_cast(cog: VotesCog, service: Any) -> None:
     first = MockRawReaction("🎸", member=MockMember())
     ids = {"message_id": first.message_id, "user_id": first.user_id}
     await cog.on_raw_reaction_add(first)
     await cog.on_raw_reaction_add(MockRawReaction("🎵", member=MockMember(), **ids))
-    assert service.vote.await_args.args[3] == "Pop"
 
     await cog.on_raw_reaction_remove(MockRawReaction("🎸", **ids))
-    service.retract.assert_not_awaited()
-    assert service.vote.await_count == 2
 
-    # removing the latest one falls back to... nothing left: retract
-    await cog.on_raw_reaction_remove(MockRawReaction("🎵", **ids))
-    service.retract.assert_awaited_once()
+    # the store deletes the vote only if it is still Rock, so a newer Pop vote stays
+    service.retract.assert_awaited_once_with("discord", str(first.message_id), str(first.user_id), "Rock")
 
 
-async def test_removing_the_latest_reaction_falls_back_to_the_previous_one(cog: VotesCog, service: Any) -> None:
-    first = MockRawReaction("🎸", member=MockMember())
-    ids = {"message_id": first.message_id, "user_id": first.user_id}
-    await cog.on_raw_reaction_add(first)
-    await cog.on_raw_reaction_add(MockRawReaction("🎵", member=MockMember(), **ids))
-
-    await cog.on_raw_reaction_remove(MockRawReaction("🎵", **ids))
-
-    service.retract.assert_not_awaited()
-    assert service.vote.await_args.args[3] == "Rock"
-
-
-async def test_menu_vote_survives_removing_a_reaction(cog: VotesCog, service: Any) -> None:
-    first = MockRawReaction("🎸", member=MockMember())
-    await cog.on_raw_reaction_add(first)
-    interaction = MockInteraction(message=MockMessage(id=first.message_id), user=MockMember(id=first.user_id))
-    await cog.vote_from_menu(interaction, "Pop")
-
-    await cog.on_raw_reaction_remove(MockRawReaction("🎸", message_id=first.message_id, user_id=first.user_id))
-
-    service.retract.assert_not_awaited()
+async def test_reactions_on_other_messages_are_ignored_without_a_lookup(cog: VotesCog, service: Any) -> None:
+    await cog.on_raw_reaction_add(MockRawReaction("🎸", member=MockMember(), message_author_id=12345))
+    await cog.on_raw_reaction_add(MockRawReaction("🎸", member=MockMember(), message_author_id=None))
+    service.vote.assert_not_awaited()
 
 
 async def test_service_errors_in_reaction_handlers_are_contained(cog: VotesCog, service: Any) -> None:
@@ -167,10 +146,21 @@ async def test_select_menu_votes_and_answers_ephemerally(cog: VotesCog, service:
 
     await select.callback(interaction)
 
+    interaction.response.defer.assert_awaited_once_with(ephemeral=True, thinking=True)
     service.vote.assert_awaited_once_with(
         "discord", str(message.id), str(interaction.user.id), "Rock", is_admin=False
     )
-    interaction.response.send_message.assert_awaited_once_with("Thanks! Noted: Rock.", ephemeral=True)
+    interaction.response.send_message.assert_not_awaited()
+    interaction.followup.send.assert_awaited_once_with("Thanks! Noted: Rock.", ephemeral=True)
+
+
+async def test_select_menu_defers_before_the_vote(cog: VotesCog, service: Any) -> None:
+    interaction = MockInteraction(message=MockMessage())
+    order: list[str] = []
+    interaction.response.defer.side_effect = lambda *a, **kw: order.append("defer")
+    service.vote.side_effect = lambda *a, **kw: order.append("vote")
+    await cog.vote_from_menu(interaction, "Rock")
+    assert order == ["defer", "vote"]
 
 
 async def test_select_menu_on_a_forgotten_prediction(cog: VotesCog, service: Any) -> None:
@@ -178,15 +168,4 @@ async def test_select_menu_on_a_forgotten_prediction(cog: VotesCog, service: Any
     service.vote.return_value = None
     interaction = MockInteraction(message=MockMessage())
     await cog.vote_from_menu(interaction, "Rock")
-    interaction.response.send_message.assert_awaited_once_with(NO_PREDICTION, ephemeral=True)
-
-
-def test_reaction_memory_is_bounded() -> None:
-    memory = ReactionMemory(limit=3)
-    for i in range(10):
-        memory.added(i, 1, "🎸")
-    assert memory.removed(0, 1, "🎸") == ("retract", None)  # forgotten: the simple rule
-    assert memory.removed(9, 1, "🎸") == ("retract", None)
-    memory.added(8, 1, "🎸")
-    memory.added(8, 1, "🎵")
-    assert memory.removed(8, 1, "🎸") == ("keep", None)
+    interaction.followup.send.assert_awaited_once_with(NO_PREDICTION, ephemeral=True)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import logging
+from collections.abc import Iterator
 
 import pytest
+from telegram.error import NetworkError
 
+from bot.logging_setup import configure_logging
 from bot.replies import IncomingImage, Reply
+from bot.telegram_app import build_application
 from tests.bot.telegram.conftest import (
     BOT_USERNAME,
     COVER_URL,
@@ -16,10 +21,13 @@ from tests.bot.telegram.conftest import (
     TOKEN,
     USER_ID,
     Harness,
+    RecordingRequest,
     bot_user,
+    fake_service,
     message_update,
     photo_sizes,
     prediction_reply,
+    settings,
 )
 
 
@@ -97,6 +105,25 @@ async def test_group_photo_without_mention_is_not_downloaded(tg: Harness) -> Non
     [incoming] = tg.service.handle_message.await_args.args
     assert incoming.attachments == [] and not incoming.mentioned and incoming.text == "nice"
     assert tg.request.sent() == []
+
+
+async def test_group_listed_as_an_image_channel_answers_every_photo() -> None:
+    request, service = RecordingRequest(), fake_service()
+    request.files["a"] = PHOTO_BYTES
+
+    async def sleep(seconds: float) -> None:
+        pass
+
+    app = build_application(service, settings(IMAGE_CHANNEL_IDS=str(GROUP_ID)), request=request, sleep=sleep)
+    await app.initialize()
+    try:
+        tg = Harness(app, request, service, [])
+        await tg.feed(message_update(chat_id=GROUP_ID, photo=photo_sizes("a"), caption="nice"))
+    finally:
+        await app.shutdown()
+    [incoming] = service.handle_message.await_args.args
+    assert incoming.in_image_channel and not incoming.mentioned
+    assert incoming.attachments[0].data == PHOTO_BYTES
 
 
 async def test_group_photo_that_mentions_the_bot(tg: Harness) -> None:
@@ -269,17 +296,32 @@ async def test_several_replies_each_get_their_message(tg: Harness) -> None:
     assert [c.args for c in tg.service.attach_message.await_args_list] == [(7, "42:1000"), (8, "42:1001")]
 
 
-async def test_error_handler_logs_without_the_token(tg: Harness, caplog) -> None:
-    from telegram.error import NetworkError
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in list(root.handlers):
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
 
+
+async def test_error_handler_logs_the_traceback_without_the_token(tg: Harness, caplog, restore_logging) -> None:
+    stream = io.StringIO()
+    configure_logging("INFO", "text", settings().secret_values(), stream=stream, quiet=())
     try:
         raise NetworkError(f"httpx.ConnectError for https://api.telegram.org/bot{TOKEN}/sendPhoto")
     except NetworkError as exc:
         error = exc
     with caplog.at_level(logging.ERROR, logger="bot.telegram_app"):
         await tg.app.process_error(update=None, error=error)
-    assert "telegram error: NetworkError" in caplog.text and "[redacted]" in caplog.text
-    assert TOKEN not in caplog.text
+    [record] = [r for r in caplog.records if r.name.startswith("bot.telegram_app")]
+    assert record.exc_info is not None and record.exc_info[1] is error  # the traceback as exc_info
+    assert "Traceback" not in record.getMessage()
+    logged = stream.getvalue()
+    assert "telegram error: NetworkError" in logged and "[redacted]" in logged and "Traceback" in logged
+    assert TOKEN not in logged and TOKEN.split(":")[1] not in logged
 
 
 async def test_anonymous_group_admin_counts_as_the_group(tg: Harness) -> None:

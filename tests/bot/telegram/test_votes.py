@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from bot.telegram_app.handlers import NOT_A_VOTE, UNKNOWN_PREDICTION
@@ -69,8 +71,42 @@ async def test_reaction_votes(tg: Harness, old, new, choice) -> None:
 
 async def test_reaction_removed_retracts(tg: Harness) -> None:
     await tg.feed(reaction_update(["🎸"], [], chat_id=GROUP_ID, message_id=5))
-    tg.service.retract.assert_awaited_once_with("telegram", f"{GROUP_ID}:5", str(USER_ID))
+    tg.service.retract.assert_awaited_once_with("telegram", f"{GROUP_ID}:5", str(USER_ID), "Rock")
     tg.service.vote.assert_not_awaited()
+
+
+async def test_removing_a_reaction_retracts_only_its_own_vote(tg: Harness) -> None:
+    await tg.feed(reaction_update([], ["👍"]))
+    await tg.feed(callback_update("v:Rock"))
+    await tg.feed(reaction_update(["👍"], []))
+    # the service deletes the vote only if it is still CONFIRM, so the Rock button vote stays
+    tg.service.retract.assert_awaited_once_with("telegram", f"{USER_ID}:1000", str(USER_ID), CONFIRM)
+
+
+async def test_one_of_several_reactions_removed_retracts_that_one(tg: Harness) -> None:
+    await tg.feed(reaction_update(["🎸", "🎵"], ["🎵"]))
+    tg.service.retract.assert_awaited_once_with("telegram", f"{USER_ID}:1000", str(USER_ID), "Rock")
+    tg.service.vote.assert_not_awaited()
+
+
+async def test_reactions_by_bots_are_ignored(tg: Harness) -> None:
+    update = reaction_update([], ["🎸"])
+    update["message_reaction"]["user"]["is_bot"] = True
+    await tg.feed(update)
+    update = reaction_update(["🎸"], [])
+    update["message_reaction"]["user"]["is_bot"] = True
+    await tg.feed(update)
+    tg.service.vote.assert_not_awaited()
+    tg.service.retract.assert_not_awaited()
+
+
+async def test_callback_query_is_answered_once_without_waiting(tg: Harness, caplog) -> None:
+    tg.request.fail("answerCallbackQuery", 429, "Too Many Requests: retry after 5", retry_after=5)
+    with caplog.at_level(logging.INFO, logger="bot.telegram_app"):
+        await tg.feed(callback_update("v:Rock"))
+    assert len(tg.request.called("answerCallbackQuery")) == 1 and tg.sleeps == []
+    assert "could not answer a callback query" in caplog.text
+    tg.service.vote.assert_awaited_once()
 
 
 @pytest.mark.parametrize(
