@@ -85,8 +85,8 @@ class Settings(BaseSettings):
     )
     IMAGE_CHANNEL_IDS: IdSet = Field(
         default_factory=set,
-        description="Discord channel IDs, comma-separated, where every posted image is answered "
-        "without mentioning the bot.",
+        description="Discord channel or Telegram group IDs, comma-separated, where every posted image is "
+        "answered without mentioning the bot.",
     )
 
     # Load limits
