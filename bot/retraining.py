@@ -3,6 +3,10 @@ separate process (never in the event loop), then switch to a promoted model with
 
 The database's retrain lock refuses a second run from any process (another bot, cron); this module
 also refuses a second run from the same bot before spawning anything.
+
+Retraining manages the model registry in DATA_DIR/models. MODEL_DIR pins the served model to one
+folder, so with MODEL_DIR set /retrain is refused and neither the periodic retrain nor following
+the registry runs.
 """
 
 from __future__ import annotations
@@ -18,11 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from bot.settings import Settings
+from training.runs import EXIT_BUSY  # `python -m training retrain`: another retrain holds the lock
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], Awaitable[None] | None]
-EXIT_BUSY = 3  # training.cli: another retrain holds the lock
 PROGRESS_EVERY = 10.0  # seconds between "still training" notes
 CHECK_EVERY = 3600.0  # the periodic loop looks at the vote count this often (at most)
 
@@ -33,6 +37,19 @@ class RetrainRefused(RuntimeError):
     @property
     def user_message(self) -> str:
         return str(self)
+
+
+class RetrainFailed(RuntimeError):
+    """The retrain process failed; the message (fit to show a person) says which model is served now."""
+
+    @property
+    def user_message(self) -> str:
+        return str(self)
+
+
+def model_dir_refusal(model_dir: Any) -> str:
+    return (f"Retraining manages the models in DATA_DIR/models, but MODEL_DIR pins the served model to "
+            f"{model_dir}. Unset MODEL_DIR to use /retrain.")
 
 
 class Retrainer:
@@ -63,6 +80,8 @@ class Retrainer:
 
         Raises RetrainRefused when a retrain is already running here or elsewhere.
         """
+        if self._settings.MODEL_DIR:
+            raise RetrainRefused(model_dir_refusal(self._settings.MODEL_DIR))
         if self._running.locked():
             raise RetrainRefused("A retrain is already running — I'll report when it's done.")
         async with self._running:
@@ -80,12 +99,26 @@ class Retrainer:
                 raise RetrainRefused("Another retrain is already running — try again when it has finished.")
             if process.returncode != 0:
                 log.error("retrain failed", extra={"code": process.returncode, "stderr": stderr.decode(errors="replace")[-2000:]})
-                raise RuntimeError("Retraining failed; the current model stays. The log has the details.")
+                raise RetrainFailed(await self._after_failure())
             result = json.loads(stdout.decode())
             result["trigger"] = trigger
             if result.get("status") == "promoted":
                 await self._switch(result)
             return result
+
+    async def _after_failure(self) -> str:
+        """The run may have switched CURRENT before a later step failed: serve what the registry says."""
+        try:
+            switched = await self.follow_registry()
+        except Exception:
+            log.exception("could not check the model registry after a failed retrain")
+            return ("Retraining failed, and I could not check which model the registry serves now. "
+                    "The log has the details.")
+        if switched:
+            version = getattr(self._service.predictor, "version", None) or "the registry's current model"
+            return (f"Retraining failed after switching models; now serving {version}, as the registry says. "
+                    "The log has the details.")
+        return "Retraining failed; the current model stays. The log has the details."
 
     async def _switch(self, result: dict) -> None:
         from models.registry import registry_root
@@ -99,6 +132,9 @@ class Retrainer:
         """Every interval, retrain when enough new votes arrived since the last run. Runs until cancelled."""
         if interval_hours <= 0:
             return
+        if self._settings.MODEL_DIR:
+            log.info("periodic retrain off: MODEL_DIR is set", extra={"model_dir": str(self._settings.MODEL_DIR)})
+            return
         while True:
             await sleep(min(interval_hours * 3600, CHECK_EVERY))
             try:
@@ -110,9 +146,14 @@ class Retrainer:
                 log.exception("periodic retrain failed")
 
     async def follow_registry(self) -> bool:
-        """Serve the registry's current model if it changed behind our back (cron retrain, rollback)."""
+        """Serve the registry's current model if it changed behind our back (cron retrain, rollback).
+
+        Does nothing when MODEL_DIR is set: that folder is served, whatever the registry says.
+        """
         from models.registry import resolve_model_dir
 
+        if self._settings.MODEL_DIR:
+            return False
         predictor = self._service.predictor
         wanted = await asyncio.to_thread(
             resolve_model_dir, self._settings.MODEL_DIR, self._settings.DATA_DIR, predictor.extractor.spec)

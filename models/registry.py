@@ -191,7 +191,7 @@ class ModelRegistry:
             raise ValueError("keep must be >= 0")
         versions = self.versions()
         current = self.current_name()
-        kept = {v.version for v in versions[len(versions) - keep:]} if keep else set()
+        kept = {v.version for v in versions[max(0, len(versions) - keep):]} if keep else set()
         deleted = []
         for info in versions:
             if info.version in kept or info.version == current:

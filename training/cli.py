@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from models.genre import Recipe
+from training.runs import EXIT_BUSY
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,11 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", type=Path, help="artifact directory (default: the shipped model)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
 
-    data_dir = Path(os.environ.get("DATA_DIR") or "data")
+    data_dir = Path(_setting("DATA_DIR") or "data")
     retrain = commands.add_parser(
         "retrain", help="fold people's votes into the genre model; serve it only when it is not worse",
-        description="Defaults come from the environment (DATA_DIR, RETRAIN_TOLERANCE, RETRAIN_INCLUDE_SPOTIFY, "
-                    "MIN_VOTES, ADMIN_VOTE_WEIGHT, KEEP_MODEL_VERSIONS), as the bot reads them.")
+        description="Defaults come from the environment or ./.env (DATA_DIR, RETRAIN_TOLERANCE, "
+                    "RETRAIN_INCLUDE_SPOTIFY, MIN_VOTES, ADMIN_VOTE_WEIGHT, KEEP_MODEL_VERSIONS), as the bot reads them.")
     data_help = f"data folder (default: $DATA_DIR or ./data, now {data_dir})"
     retrain.add_argument("--data-dir", type=Path, default=data_dir, help=data_help)
     retrain.add_argument("--db", type=Path, help="feedback database (default: DATA_DIR/sleeve.db)")
@@ -79,12 +80,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+ENV_FILE = ".env"  # the bot's settings read ./.env too (pydantic-settings, bot/settings.py)
+
+
+def _setting(name: str) -> str | None:
+    """`name` from the environment, else from ./.env (the environment wins, as in the bot's settings)."""
+    if name in os.environ:
+        return os.environ[name]
+    from dotenv import dotenv_values
+
+    values = dotenv_values(ENV_FILE) if Path(ENV_FILE).is_file() else {}
+    folded = {key.upper(): value for key, value in values.items()}  # pydantic-settings ignores case
+    return folded.get(name.upper())
+
+
 def _env_bool(name: str) -> bool:
-    return (os.environ.get(name) or "").strip().lower() in {"1", "true", "yes", "on"}
+    return (_setting(name) or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
 def _env_number(name: str, default: float, kind: type = float) -> float:
-    text = (os.environ.get(name) or "").strip()
+    text = (_setting(name) or "").strip()
     try:
         return kind(text) if text else default
     except ValueError:
@@ -180,7 +195,7 @@ def _retrain(args: argparse.Namespace) -> int:
                          base_features=args.base_features)
     except RetrainBusy as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 3
+        return EXIT_BUSY
     except (FileNotFoundError, RetrainError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

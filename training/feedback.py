@@ -12,7 +12,8 @@ suggestions, counted and reported but never labels.
 Spotify: covers that came from Spotify are left out unless `include_spotify` is set (Spotify's
 Developer Policy forbids training machine-learning models on Spotify content; the operator may opt
 in with RETRAIN_INCLUDE_SPOTIFY=true). A cover is left out when *any* of its predictions came from
-Spotify, since the pixels are the same.
+Spotify, since the pixels are the same: that includes predictions nobody voted on (a cover first
+judged from a Spotify link, then uploaded and voted on, stays out).
 
 Held-out slice: a cover is held out for evaluation when a hash of its image_sha256 falls below
 `held_out_share` (20 %). The slice is the same on every retrain, grows as votes come in, and
@@ -110,8 +111,12 @@ def load_feedback(
     conn = connect_read_only(db_path)
     try:
         conn.execute("BEGIN")  # one snapshot for both queries, while the bot goes on writing
+        # `from_spotify`: the image was judged from a Spotify link at least once, voted on or not
+        # (an uncorrelated IN subquery: SQLite builds the set of Spotify images once).
         predictions = conn.execute(
-            "SELECT id, platform, source_kind, image_sha256, tags, features FROM predictions p "
+            "SELECT id, platform, source_kind, image_sha256, tags, features, "
+            "image_sha256 IN (SELECT image_sha256 FROM predictions WHERE source_kind = 'spotify') AS from_spotify "
+            "FROM predictions p "
             "WHERE EXISTS (SELECT 1 FROM votes v WHERE v.prediction_id = p.id) ORDER BY id"
         ).fetchall()
         votes = conn.execute(
@@ -147,7 +152,7 @@ def build_feedback(predictions, votes, genres: list[str], dim: int, *, include_s
     fingerprint = hashlib.sha256()
     for sha in sorted(covers, key=lambda s: covers[s][-1]["id"]):
         rows = covers[sha]
-        if not include_spotify and any(row["source_kind"] == "spotify" for row in rows):
+        if not include_spotify and any(_from_spotify(row) for row in rows):
             counts.spotify_excluded += 1
             continue
         cover_votes = list(ballots.get(sha, {}).values())
@@ -191,6 +196,16 @@ class _Builder:
         if not self.vectors:
             return FeedbackSet.empty(dim)
         return FeedbackSet(np.stack(self.vectors), self.labels, self.ids, self.shas, self.tags)
+
+
+def _from_spotify(row) -> bool:
+    """This prediction came from Spotify, or any prediction of the same image did (`from_spotify`)."""
+    if row["source_kind"] == "spotify":
+        return True
+    try:
+        return bool(row["from_spotify"])
+    except (IndexError, KeyError):  # rows without the column: only their own source counts
+        return False
 
 
 def _tags(text: str) -> dict[str, float]:

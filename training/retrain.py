@@ -10,7 +10,10 @@
    `evaluate_genre`, so it does not care which classifier the recipe names.
 3. Both are evaluated on (a) the base set's fixed validation split and (b) the held-out feedback
    slice. The challenger is promoted when its top-1 on (a) is at least the champion's minus
-   `tolerance`, and, when (b) has rows, its top-1 on (b) is not lower than the champion's.
+   `tolerance` and at least the original model's (the shipped one, normally) minus `tolerance`, so
+   small drops cannot add up over promotions; and, when (b) has rows, its top-1 on (b) is not lower
+   than the champion's. With no labelled feedback, or the very feedback the champion was fitted on
+   (same fingerprint), nothing is fitted and the run is rejected.
 4. Promotion: write the version (models.artifact.save: temp dir + rename), switch CURRENT
    atomically, record the version and the run in the database, prune old versions. A rejected
    challenger is recorded (model_versions, promoted = 0, no path) but not written.
@@ -65,6 +68,7 @@ CHECKPOINTS = ("after_lock", "after_fit", "after_write", "after_switch", "after_
 HEARTBEAT_EVERY_S = 30.0
 BUSY_TIMEOUT_S = 10.0
 EPSILON = 1e-9
+NO_NEW_FEEDBACK = "no new feedback since the served model: nothing was fitted"
 
 
 class RetrainError(RuntimeError):
@@ -94,6 +98,9 @@ class RetrainResult:
     tolerance: float
     seconds: float = 0.0
     pruned: list[str] = field(default_factory=list)
+    # The model this lineage of retrains started from (the shipped one, normally) and its top-1 on
+    # the base validation split: the floor that tolerance is measured from too (see `decide`).
+    origin: dict[str, Any] | None = None
 
     def to_dict(self, confusion: bool = False) -> dict[str, Any]:
         """Plain JSON-ready data; confusion matrices are left out unless asked for."""
@@ -170,6 +177,10 @@ def retrain(
             result.reason = "no labelled feedback to learn from: nothing was fitted"
             bar.update(3)
             challenger = None
+        elif _feedback_fingerprint(champion) == feedback.fingerprint:
+            result.reason = NO_NEW_FEEDBACK
+            bar.update(3)
+            challenger = None
         else:
             bar.set_postfix_str(f"fitting on {len(data.train_rows)} + {len(feedback.train)} covers")
             recipe = Recipe.from_dict(champion.manifest["recipe"])
@@ -178,7 +189,8 @@ def retrain(
             bar.update()
             bar.set_postfix_str("evaluating")
             result.metrics = _evaluate(champion.genre, model, data, feedback)
-            result.promote, result.reason = decide(result.metrics, tolerance)
+            result.origin = _origin(champion, result.metrics["champion"]["base_validation"]["top1"], data, spec)
+            result.promote, result.reason = decide(result.metrics, tolerance, result.origin)
             bar.update()
             challenger = (model, recipe)
         if dry_run:
@@ -220,13 +232,23 @@ def retrain(
             lock.close()
 
 
-def decide(metrics: dict, tolerance: float) -> tuple[bool, str]:
-    """(promote?, why) from both models' metrics on base validation (a) and held-out feedback (b)."""
+def decide(metrics: dict, tolerance: float, origin: dict | None = None) -> tuple[bool, str]:
+    """(promote?, why) from both models' metrics on base validation (a) and held-out feedback (b).
+
+    `origin` ({"version", "base_validation_top1"}: the model the retrains started from, normally the
+    shipped one) is a floor as well: measured only against the champion, a drop within the tolerance
+    at every promotion would add up over many promotions.
+    """
     champion_a = metrics["champion"]["base_validation"]["top1"]
     challenger_a = metrics["challenger"]["base_validation"]["top1"]
     base = f"base validation top-1 {challenger_a:.3f} vs champion {champion_a:.3f} (tolerance {tolerance:.3f})"
     if challenger_a < champion_a - tolerance - EPSILON:
         return False, f"{base}: fell by more than the tolerance"
+    if origin is not None and origin.get("base_validation_top1") is not None:
+        origin_a = float(origin["base_validation_top1"])
+        base += f", original model {origin.get('version', '?')} {origin_a:.3f}"
+        if challenger_a < origin_a - tolerance - EPSILON:
+            return False, f"{base}: fell more than the tolerance below the original model"
     held = metrics["challenger"]["feedback_held_out"]
     if held is None:
         return True, f"{base}; no held-out feedback yet"
@@ -235,6 +257,34 @@ def decide(metrics: dict, tolerance: float) -> tuple[bool, str]:
     if challenger_b < champion_b - EPSILON:
         return False, f"{base}; {feedback}: worse on held-out feedback"
     return True, f"{base}; {feedback}"
+
+
+def _feedback_fingerprint(model: artifacts.Artifact) -> str | None:
+    """The fingerprint of the feedback a retrained model was fitted on (None for other models)."""
+    feedback = (model.manifest.get("data") or {}).get("feedback")
+    return feedback.get("fingerprint") if isinstance(feedback, dict) else None
+
+
+def _origin(champion: artifacts.Artifact, champion_top1: float, data: GenreData, spec: dict) -> dict[str, Any]:
+    """The model this lineage started from and its base-validation top-1 (see `decide`).
+
+    A champion not made by retraining (the shipped model, or one trained by hand) is its own origin.
+    A retrained champion carries its origin in its manifest; when that is the shipped model, or the
+    manifest predates the record (retrains start from the shipped model), the shipped model is
+    re-evaluated on this run's validation rows, so the numbers compare like with like.
+    """
+    retrained = champion.manifest.get("retrain")
+    if not isinstance(retrained, dict):
+        return {"version": champion.version, "base_validation_top1": champion_top1}
+    recorded = retrained.get("origin")
+    shipped_version = artifacts.read_manifest(artifacts.SHIPPED_DIR).get("version")
+    if isinstance(recorded, dict) and recorded.get("version") != shipped_version \
+            and isinstance(recorded.get("base_validation_top1"), (int, float)):
+        return {"version": recorded.get("version"), "base_validation_top1": float(recorded["base_validation_top1"])}
+    shipped = artifacts.load(artifacts.SHIPPED_DIR, spec)
+    val = data.validation_rows
+    top1 = evaluate_genre(shipped.genre, data.vectors[val], [data.label_sets[i] for i in val])["top1"]
+    return {"version": shipped.version, "base_validation_top1": float(top1)}
 
 
 def _counts(data: GenreData, feedback: Feedback, include_spotify: bool) -> dict[str, Any]:
@@ -299,6 +349,7 @@ def _artifact(result: RetrainResult, model, recipe: Recipe, champion: artifacts.
             "trigger": trigger,
             "tolerance": result.tolerance,
             "reason": result.reason,
+            "origin": result.origin,
             "champion_metrics": {k: _brief(v) for k, v in result.metrics["champion"].items()},
         },
     }

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 STALE_AFTER_S = 15 * 60.0
+EXIT_BUSY = 3  # exit status of `python -m training retrain` when another run holds the lock (bot.retraining)
 FINAL_STATUSES: frozenset[str] = frozenset({"promoted", "rejected", "failed"})
 TRIGGERS: frozenset[str] = frozenset({"manual", "periodic", "cli"})
 

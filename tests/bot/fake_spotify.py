@@ -308,10 +308,13 @@ def oembed_json(origin: str, kind: str, item_id: str) -> dict[str, Any] | None:
 
 
 def cover_bytes(name: str) -> bytes | None:
-    """A real cover from the shared set; without the set, a generated stand-in."""
+    """A real cover from the shared set; without the set, a generated stand-in for the catalogue's
+    covers (COVERS) and None for any other name, as the real CDN answers 404 for an unknown image."""
     if COVERS_DIR.is_dir():
         path = COVERS_DIR / name
         return path.read_bytes() if path.is_file() else None
+    if name not in COVERS:
+        return None
     shade = hashlib.sha256(name.encode()).digest()[:3]
     buffer = io.BytesIO()
     Image.new("RGB", (300, 300), tuple(shade)).save(buffer, "JPEG")

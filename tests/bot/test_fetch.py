@@ -186,6 +186,17 @@ async def test_missing_image(session, fake_spotify) -> None:
     await expect_error("http_status", fetch_local(session, fake_spotify, "/image/ffffffffffffffff.jpg"))
 
 
+async def test_missing_image_without_the_shared_covers(session, fake_spotify, tmp_path, monkeypatch) -> None:
+    """Without ../shared the fake CDN makes stand-ins for its own catalogue only: other names are 404."""
+    from tests.bot import fake_spotify as fake_module
+
+    monkeypatch.setattr(fake_module, "COVERS_DIR", tmp_path / "no-shared-here")
+    assert all(fake_module.cover_bytes(name) for name in COVERS)
+    assert fake_module.cover_bytes("ffffffffffffffff.jpg") is None
+    assert looks_like_image(await fetch_local(session, fake_spotify, COVER))
+    await expect_error("http_status", fetch_local(session, fake_spotify, "/image/ffffffffffffffff.jpg"))
+
+
 async def test_timeout(session, fake_spotify) -> None:
     fake_spotify.state.fail(COVER, delay=0.5)
     await expect_error("timeout", fetch_local(session, fake_spotify, COVER, timeout=0.1))

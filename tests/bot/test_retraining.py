@@ -23,9 +23,25 @@ def fake_python(tmp_path: Path, *, stdout: str = "", code: int = 0) -> str:
 
 
 def fake_service():
+    from models import artifact
+
     service = MagicMock()
+    service.predictor.path = artifact.SHIPPED_DIR  # what a fresh bot serves
+    service.predictor.extractor.spec = artifact.read_manifest(artifact.SHIPPED_DIR)["feature_spec"]
     service.predictor.reload.return_value = SimpleNamespace(version="v2")
     return service
+
+
+def promote_elsewhere(settings, name: str) -> None:
+    """A copy of the shipped model promoted in the registry, as a cron retrain or a rollback would."""
+    from models import artifact
+    from models.registry import ModelRegistry, registry_root
+
+    registry = ModelRegistry(registry_root(settings.DATA_DIR))
+    shipped = artifact.load(artifact.SHIPPED_DIR, artifact.read_manifest(artifact.SHIPPED_DIR)["feature_spec"])
+    shipped.manifest["version"] = name
+    artifact.save(shipped, registry.path(name))
+    registry.promote(name)
 
 
 async def test_promoted_model_is_swapped_in_without_restart(tmp_path):
@@ -65,8 +81,46 @@ async def test_second_run_in_this_process_is_refused_before_spawning(tmp_path):
 async def test_failed_run_keeps_the_current_model(tmp_path):
     service = fake_service()
     retrainer = Retrainer(service, settings_for(tmp_path), python=fake_python(tmp_path, code=2))
-    with pytest.raises(RuntimeError, match="current model stays"):
+    with pytest.raises(RuntimeError, match="current model stays") as info:
         await retrainer.run()
+    assert info.value.user_message == str(info.value)
+    service.swap_predictor.assert_not_called()
+
+
+async def test_failed_run_after_the_switch_follows_the_registry(tmp_path):
+    """The run switched CURRENT, then a later step failed: the bot serves the new model and says so."""
+    settings = settings_for(tmp_path)
+    service = fake_service()
+    service.predictor.reload.side_effect = lambda path: SimpleNamespace(version=path.name, path=path)
+    service.swap_predictor.side_effect = lambda predictor: setattr(service, "predictor", predictor)
+    promote_elsewhere(settings, "v-switched")  # what the failing run got done before it failed
+    retrainer = Retrainer(service, settings, python=fake_python(tmp_path, code=1))
+    with pytest.raises(RuntimeError, match="after switching models; now serving v-switched"):
+        await retrainer.run()
+    service.swap_predictor.assert_called_once()
+    assert service.predictor.path == settings.DATA_DIR / "models" / "v-switched"
+
+
+async def test_model_dir_turns_retraining_off(tmp_path):
+    """MODEL_DIR pins the served model: /retrain is refused, no periodic run, the registry is not followed."""
+    from models import artifact
+
+    settings = settings_for(tmp_path, MODEL_DIR=artifact.SHIPPED_DIR)
+    service = fake_service()
+    retrainer = Retrainer(service, settings, python="/nonexistent/python")
+    with pytest.raises(RetrainRefused, match="Unset MODEL_DIR") as info:
+        await retrainer.run()
+    assert "DATA_DIR/models" in info.value.user_message
+
+    promote_elsewhere(settings, "v-cron")
+    assert await retrainer.follow_registry() is False
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    await retrainer.periodic(FakeStore(None, 100), interval_hours=1, min_new_votes=1, sleep=sleep)  # returns at once
+    assert slept == []
     service.swap_predictor.assert_not_called()
 
 

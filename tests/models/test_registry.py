@@ -190,6 +190,14 @@ def test_prune_keeps_the_newest_and_the_current(registry):
     assert (artifacts.SHIPPED_DIR / artifacts.MANIFEST).is_file()
 
 
+def test_prune_keeps_everything_when_keep_exceeds_the_versions(registry):
+    """keep=5 with four versions on disk deletes nothing (a negative slice start once deleted most)."""
+    registry.promote("v4")
+    assert registry.prune(keep=5) == []
+    assert registry.prune(keep=4) == []
+    assert [v.version for v in registry.versions()] == NAMES
+
+
 def test_versions_are_listed_oldest_first_with_their_problems(registry):
     (registry.root / "v2" / artifacts.MANIFEST).write_text("[]")
     registry.promote("v4")

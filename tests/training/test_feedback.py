@@ -80,6 +80,20 @@ def test_spotify_covers_are_left_out_unless_opted_in(db):
     assert len(opted_in.train) == 3 and opted_in.counts.spotify_excluded == 0
 
 
+def test_a_cover_once_judged_from_spotify_stays_out_even_if_that_prediction_had_no_votes(db):
+    """Judged from a Spotify link (nobody voted), then uploaded and voted on: the pixels are Spotify's."""
+    same_pixels = fake_sha("spotify-first", False)
+    fill_db(db, [
+        item(1, source_kind="spotify", sha=same_pixels),  # no votes
+        item(2, "Rock", source_kind="upload", sha=same_pixels),
+        item(3, "Pop", source_kind="upload"),
+    ])
+    fb = load(db)
+    assert fb.train.label_sets == [frozenset({"Pop"})]
+    assert fb.counts.spotify_excluded == 1 and fb.counts.voted_covers == 2
+    assert len(load(db, include_spotify=True).train) == 2
+
+
 def test_one_cover_one_row_each_voter_once(db):
     sha = fake_sha("dup", False)
     fill_db(db, [

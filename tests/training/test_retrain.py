@@ -129,6 +129,77 @@ def test_decision_rule():
     assert promote and "no held-out feedback" in reason
 
 
+def test_decision_rule_keeps_a_floor_at_the_original_model():
+    """A champion already a point below the shipped model: another point off is too far in all."""
+    metrics = {
+        "champion": {"base_validation": {"top1": 0.49}, "feedback_held_out": None},
+        "challenger": {"base_validation": {"top1": 0.485}, "feedback_held_out": None},
+    }
+    origin = {"version": "base-20261122", "base_validation_top1": 0.50}
+    assert retrain_module.decide(metrics, tolerance=0.01)[0]  # within tolerance of the champion ...
+    promote, reason = retrain_module.decide(metrics, tolerance=0.01, origin=origin)
+    assert not promote and "below the original model" in reason  # ... but 1.5 points below shipped
+    metrics["challenger"]["base_validation"]["top1"] = 0.49
+    assert retrain_module.decide(metrics, tolerance=0.01, origin=origin)[0]
+
+
+def test_origin_floor_is_carried_from_the_champion(data_dir, small_base_path, base, unused_base_rows):
+    """The origin recorded in a retrained champion bounds the next challenger, whatever the champion scores."""
+    db = db_of(data_dir)
+    fill_db(db, agreeing_feedback(base, unused_base_rows))
+    manifest_path = registry_root(data_dir) / CHAMPION / artifacts.MANIFEST
+    manifest = json.loads(manifest_path.read_text())
+    manifest["retrain"] = {"parent": "v20190101-000000", "origin": {"version": "v-old", "base_validation_top1": 0.99}}
+    manifest_path.write_text(json.dumps(manifest))
+
+    result = retrain(db, data_dir, base_features=small_base_path, tolerance=SMALL_SET_TOLERANCE, progress=False)
+
+    assert result.status == "rejected" and "original model v-old 0.990" in result.reason
+    assert result.reason.endswith("below the original model")
+    assert result.origin == {"version": "v-old", "base_validation_top1": 0.99}
+    assert served(data_dir)[1].version == CHAMPION
+
+
+def test_origin_is_recorded_and_a_shipped_origin_is_re_evaluated(data_dir, small_base_path, base, unused_base_rows):
+    db = db_of(data_dir)
+    fill_db(db, noisy_copies(base, unused_base_rows[:30], held_out=False))
+    first = retrain(db, data_dir, base_features=small_base_path, tolerance=1.0, progress=False)
+    assert first.status == "promoted" and first.origin["version"] == CHAMPION  # a hand-made champion: its own origin
+    assert served(data_dir)[1].manifest["retrain"]["origin"] == first.origin
+
+    path = served(data_dir)[0] / artifacts.MANIFEST  # pretend the lineage started from the shipped model
+    manifest = json.loads(path.read_text())
+    shipped_version = artifacts.read_manifest(artifacts.SHIPPED_DIR)["version"]
+    manifest["retrain"]["origin"] = {"version": shipped_version, "base_validation_top1": 0.0}
+    path.write_text(json.dumps(manifest))
+    fill_db(db, noisy_copies(base, unused_base_rows[30:40], held_out=False, seed=3))
+    second = retrain(db, data_dir, base_features=small_base_path, tolerance=1.0, progress=False)
+    assert second.origin["version"] == shipped_version and second.origin["base_validation_top1"] > 0.2
+
+
+def test_no_new_feedback_writes_nothing(data_dir, small_base_path, base, unused_base_rows):
+    """A second retrain on the same votes would only write a duplicate of the served model."""
+    db = db_of(data_dir)
+    fill_db(db, noisy_copies(base, unused_base_rows[:30], held_out=False))
+    first = retrain(db, data_dir, base_features=small_base_path, tolerance=1.0, progress=False)
+    assert first.status == "promoted"
+    models = registry_root(data_dir)
+    before = sorted(p.relative_to(models) for p in models.rglob("*"))
+    versions_before = db_rows(db, "SELECT * FROM model_versions ORDER BY version")
+
+    second = retrain(db, data_dir, base_features=small_base_path, tolerance=1.0, progress=False)
+
+    assert second.status == "rejected" and not second.promote and second.version is None
+    assert "no new feedback since the served model" in second.reason and second.metrics == {}
+    assert sorted(p.relative_to(models) for p in models.rglob("*")) == before
+    assert served(data_dir)[1].version == first.version
+    assert db_rows(db, "SELECT * FROM model_versions ORDER BY version") == versions_before
+    assert db_rows(db, "SELECT status FROM retrain_runs ORDER BY id") == [("promoted",), ("rejected",)]
+
+    fill_db(db, noisy_copies(base, unused_base_rows[30:35], held_out=False, seed=4))  # a new vote: fits again
+    assert retrain(db, data_dir, base_features=small_base_path, tolerance=1.0, progress=False).status == "promoted"
+
+
 def test_spotify_rows_are_excluded_by_default(data_dir, small_base_path, base, unused_base_rows):
     db = db_of(data_dir)
     rows = unused_base_rows[:40]
@@ -202,6 +273,31 @@ def test_cli_json(data_dir, small_base_path, base, unused_base_rows):
     assert db_rows(db, "SELECT status, trigger FROM retrain_runs") == [("promoted", "periodic")]
 
 
+def test_cli_reads_the_bots_env_file(tmp_path, monkeypatch):
+    """`python -m training retrain` takes its defaults from ./.env like the bot; the environment wins."""
+    from training import cli
+
+    (tmp_path / ".env").write_text(
+        "DATA_DIR=from-dotenv\nRETRAIN_TOLERANCE=0.07\nretrain_include_spotify=true\nMIN_VOTES=2\n"
+        "ADMIN_VOTE_WEIGHT=3\nKEEP_MODEL_VERSIONS=9\n")
+    monkeypatch.chdir(tmp_path)
+    for name in ("DATA_DIR", "RETRAIN_TOLERANCE", "RETRAIN_INCLUDE_SPOTIFY", "MIN_VOTES", "ADMIN_VOTE_WEIGHT",
+                 "KEEP_MODEL_VERSIONS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KEEP_MODEL_VERSIONS", "4")
+    seen = {}
+
+    def fake_retrain(db, data_dir, **kwargs):
+        seen.update(kwargs, db=db, data_dir=data_dir)
+        raise retrain_module.RetrainBusy("stop here")
+
+    monkeypatch.setattr(retrain_module, "retrain", fake_retrain)
+    assert cli.main(["retrain", "--no-progress"]) == cli.EXIT_BUSY == 3
+    assert seen["data_dir"] == Path("from-dotenv") and seen["db"] == Path("from-dotenv/sleeve.db")
+    assert (seen["tolerance"], seen["include_spotify"], seen["min_votes"], seen["admin_weight"], seen["keep"]) == (
+        0.07, True, 2, 3.0, 4)
+
+
 @pytest.mark.parametrize("point", CHECKPOINTS)
 def test_sigkill_at_every_checkpoint_is_survived(point, data_dir, small_base_path, base, unused_base_rows):
     """Kill -9 mid-retrain: the old model stays served (or, once CURRENT has switched, the new one,
@@ -223,10 +319,14 @@ def test_sigkill_at_every_checkpoint_is_survived(point, data_dir, small_base_pat
 
     result = retrain(db, data_dir, base_features=small_base_path, tolerance=1.0, progress=False)
 
-    assert result.status == "promoted"
+    # Once switched, the crashed run's model already holds these votes: nothing new to fit.
+    assert result.status == ("rejected" if switched else "promoted"), result.reason
+    if switched:
+        assert "no new feedback" in result.reason and result.version is None
+        result.version = artifact.version
     assert served(data_dir)[1].version == result.version
     statuses = db_rows(db, "SELECT status, summary FROM retrain_runs ORDER BY id")
-    assert [s for s, _ in statuses] == ["promoted" if point == "after_record" else "crashed", "promoted"]
+    assert [s for s, _ in statuses] == ["promoted" if point == "after_record" else "crashed", result.status]
     if point != "after_record":
         assert "is gone" in json.loads(statuses[0][1])["recovered"]
     promoted = {v for v, in db_rows(db, "SELECT version FROM model_versions WHERE promoted = 1")}
