@@ -29,13 +29,18 @@ class FeatureTable:
     skipped: list[tuple[Path, str]]
 
     def tag_matrix(self, vocabulary: Sequence[str]) -> np.ndarray:
-        index = {tag: i for i, tag in enumerate(vocabulary)}
-        matrix = np.zeros((len(self.tag_scores), len(vocabulary)), dtype=np.float32)
-        for row, scores in enumerate(self.tag_scores):
-            for tag, score in scores.items():
-                if tag in index:
-                    matrix[row, index[tag]] = score
-        return matrix
+        return tag_matrix(self.tag_scores, vocabulary)
+
+
+def tag_matrix(tag_scores: Sequence[dict[str, float]], vocabulary: Sequence[str]) -> np.ndarray:
+    """Tag scores as a (rows, vocabulary) matrix; tags outside the vocabulary are dropped."""
+    index = {tag: i for i, tag in enumerate(vocabulary)}
+    matrix = np.zeros((len(tag_scores), len(vocabulary)), dtype=np.float32)
+    for row, scores in enumerate(tag_scores):
+        for tag, score in scores.items():
+            if tag in index:
+                matrix[row, index[tag]] = score
+    return matrix
 
 
 def extract(samples: Sequence[Sample], extractor: FeatureExtractor, cache_dir: Path | None = None,

@@ -213,14 +213,3 @@ def _tags(text: str) -> dict[str, float]:
         return {str(tag): float(score) for tag, score in json.loads(text)}
     except (TypeError, ValueError):
         return {}
-
-
-def tag_rows(tags: list[dict[str, float]], vocabulary: list[str]) -> np.ndarray:
-    """Tag scores as a (rows, vocabulary) matrix; tags outside the vocabulary are dropped."""
-    index = {tag: i for i, tag in enumerate(vocabulary)}
-    matrix = np.zeros((len(tags), len(vocabulary)), dtype=np.float32)
-    for row, scores in enumerate(tags):
-        for tag, score in scores.items():
-            if tag in index:
-                matrix[row, index[tag]] = score
-    return matrix

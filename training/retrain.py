@@ -58,7 +58,8 @@ from models.distinctive import distinctive_tags, genre_totals
 from models.genre import Recipe
 from models.registry import SHIPPED, ModelRegistry, registry_root
 from training import runs
-from training.feedback import HELD_OUT_SHARE, Feedback, load_feedback, tag_rows
+from training.extract import tag_matrix
+from training.feedback import HELD_OUT_SHARE, Feedback, load_feedback
 from training.train import DEFAULT_TOP_N, GenreData, evaluate_genre, fit_genre
 
 log = logging.getLogger(__name__)
@@ -359,7 +360,7 @@ def _artifact(result: RetrainResult, model, recipe: Recipe, champion: artifacts.
 
 def _distinctive(data: GenreData, feedback: Feedback, top_n: int) -> dict[str, list[str]]:
     rows = data.train_rows
-    scores = np.concatenate([data.tag_matrix[rows], tag_rows(feedback.train.tags, data.vocabulary)])
+    scores = np.concatenate([data.tag_matrix[rows], tag_matrix(feedback.train.tags, data.vocabulary)])
     labels = [data.label_sets[i] for i in rows] + list(feedback.train.label_sets)
     totals, counts = genre_totals(scores, labels, data.genres)
     return distinctive_tags(totals, counts, data.vocabulary, data.genres, top_n=top_n)
