@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
-from bot.links import find_image_urls, find_spotify_refs
 from bot.render_text import render_reply, render_stats, render_tags
 from bot.replies import OOPS, IncomingImage, Reply, Requester
 from bot.service import Service, open_service
@@ -116,10 +115,8 @@ class Console:
         self._print(render_reply(reply, VOTE_HINT))
 
     async def _ask(self, line: str) -> Reply | None:
-        if find_spotify_refs(line, limit=1):
-            return await self.service.guess(who=self.who, link=line)
-        if urls := find_image_urls(line, limit=1):
-            return await self.service.guess(who=self.who, url=urls[0])
+        if (reply := await self.service.guess_text(self.who, line)) is not None:
+            return reply
         path = Path(line).expanduser()
         if path.is_file():
             return await self.service.guess(who=self.who, image=_read_image(path))

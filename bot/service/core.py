@@ -18,7 +18,7 @@ import aiohttp
 from bot import replies
 from bot.fetch import FetchError, resolve_short_link
 from bot.inference import Busy, InferencePool, Judged, PredictorLike
-from bot.links import ShortLink, SpotifyRef, find_spotify_refs
+from bot.links import ShortLink, SpotifyRef, find_image_urls, find_spotify_refs
 from bot.replies import Incoming, IncomingImage, Reply, Requester, VoteAck
 from bot.retraining import Progress, Retrainer, RetrainRefused
 from bot.service.config import ServiceConfig
@@ -173,6 +173,14 @@ class Service:
             return await self._safely(self._judge_url(url, who, _kind(who, "url")), who)
         attachment = image if isinstance(image, IncomingImage) else IncomingImage(data=image)
         return await self._safely(self._judge_attachment(attachment, who), who)
+
+    async def guess_text(self, who: Requester, text: str) -> Reply | None:
+        """A typed request: a Spotify link, else an image URL; None when the text holds neither."""
+        if find_spotify_refs(text, limit=1):
+            return await self.guess(who=who, link=text)
+        if urls := find_image_urls(text, limit=1):
+            return await self.guess(who=who, url=urls[0])
+        return None
 
     async def _guess_link(self, link: str, who: Requester) -> Reply:
         found = find_spotify_refs(link, limit=1)

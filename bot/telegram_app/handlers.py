@@ -24,7 +24,6 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from bot.links import find_image_urls, find_spotify_refs
 from bot.render_text import render_reply, render_stats, render_tags
 from bot.replies import OOPS, Incoming, IncomingImage, Reply, Requester
 from bot.service import Service
@@ -216,13 +215,13 @@ class TelegramFrontEnd:
             target = message.reply_to_message
             reply: Reply | None = None
             if argument:
-                reply = await self._guess_text(who, argument)
+                reply = await self.service.guess_text(who, argument)
             elif target is not None:
                 image = await self.image(target)
                 if image is not None:
                     reply = await self.service.guess(who=who, image=image)
                 else:
-                    reply = await self._guess_text(who, target.text or target.caption or "")
+                    reply = await self.service.guess_text(who, target.text or target.caption or "")
             if reply is None:
                 await self.sender.text(message, GUESS_USAGE)
                 return
@@ -230,13 +229,6 @@ class TelegramFrontEnd:
         except Exception:
             log.exception("telegram /guess failed")
             await self._say(update, OOPS)
-
-    async def _guess_text(self, who: Requester, text: str) -> Reply | None:
-        if find_spotify_refs(text, limit=1):
-            return await self.service.guess(who=who, link=text)
-        if urls := find_image_urls(text, limit=1):
-            return await self.service.guess(who=who, url=urls[0])
-        return None
 
     async def cmd_tags(self, update: Update, context: Context) -> None:
         try:

@@ -11,7 +11,6 @@ by the menu, alone.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 import discord
 from discord.ext import commands
@@ -19,9 +18,6 @@ from discord.ext import commands
 from bot.discord_app.cogs.base import SleeveCog
 from bot.discord_app.replying import PLATFORM, answer
 from training.labels import CONFIRM
-
-if TYPE_CHECKING:
-    from bot.discord_app.client import SleeveBot
 
 log = logging.getLogger(__name__)
 

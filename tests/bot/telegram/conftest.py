@@ -79,6 +79,11 @@ def fake_service(admins: tuple[str, ...] = (str(ADMIN_ID),)) -> MagicMock:
     service.is_admin.side_effect = lambda user_id: user_id in admins
     service.handle_message.return_value = [prediction_reply()]
     service.guess.return_value = prediction_reply()
+
+    async def guess_text(who, text):  # the real parsing, answered by the mocked guess()
+        return await Service.guess_text(service, who, text)
+
+    service.guess_text.side_effect = guess_text
     service.vote.return_value = VoteAck(7, "Rock", True, "Thanks! Noted: Rock.")
     service.retract.return_value = True
     service.attach_message.return_value = True
