@@ -38,6 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     compare = commands.add_parser("compare", help="compare genre-model recipes (prints a Markdown table)")
     compare.add_argument("--data", type=Path, required=True, help="labelled set to train and validate on")
     compare.add_argument("--check", type=Path, required=True, help="second labelled set for cross-domain top-1")
+    table = compare.add_mutually_exclusive_group()
+    table.add_argument("--experiments", action="store_true",
+                       help="print the table of slower experiments instead: CV searches, class weights, boosting, "
+                            "stacking, flip/crop views")
+    table.add_argument("--learning-curve", action="store_true",
+                       help="print the shipped recipe's accuracy on shares of the training covers instead")
     compare.add_argument("--no-progress", action="store_true")
 
     evaluate = commands.add_parser("evaluate", help="print metrics of a model on a labelled set")
@@ -124,9 +130,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {path}")
         return 0
     if args.command == "compare":
-        from training.compare import compare, markdown
+        from training import compare as comparison
 
-        print(markdown(compare(args.data, args.check, progress=not args.no_progress)))
+        progress = not args.no_progress
+        if args.learning_curve:
+            print(comparison.learning_curve_markdown(comparison.learning_curve(args.data, args.check, progress=progress)))
+        else:
+            run = comparison.compare_experiments if args.experiments else comparison.compare
+            print(comparison.markdown(run(args.data, args.check, progress=progress)))
         return 0
     if args.command == "retrain":
         return _retrain(args)

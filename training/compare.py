@@ -1,7 +1,8 @@
 """Compare genre-model recipes on the fixed validation split and a cross-domain set.
 
 `python -m training compare --data DIR --check DIR` prints a Markdown table; the model card's
-comparison comes from it.
+comparison comes from it. With `--experiments` it prints instead a table of the issue's other
+suggestions (training/experiments.py); with `--learning-curve`, accuracy against training covers.
 """
 
 from __future__ import annotations
@@ -9,11 +10,18 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
+from sklearn.model_selection import train_test_split
+from tqdm import tqdm
+
 from models.embedder import Embedder
 from models.features import FeatureExtractor
 from models.genre import Recipe
 from training.datasets import load_samples
+from training.experiments import EXPERIMENTS, Experiment, Views, fit_experiment, predict_views
 from training.extract import extract
+from training.metrics import genre_metrics
+from training.splits import SEED, primary_genre
 from training.train import CACHE_DIR, evaluate_genre, fit_genre, genre_data
 
 RECIPES = {
@@ -43,6 +51,66 @@ def compare(data_source: Path, check_source: Path, recipes: dict[str, Recipe] = 
         rows.append({"recipe": name, "top1": own["top1"], "top2": own["top2"], "macro_f1": own["macro_f1"],
                      "ece": own["ece"], "check_top1": other["top1"], "fit_seconds": seconds})
     return rows
+
+
+def compare_experiments(data_source: Path, check_source: Path, experiments: list[Experiment] = EXPERIMENTS,
+                        progress: bool = True) -> list[dict]:
+    embedder = Embedder(threads=2)
+    extractor = FeatureExtractor(embedder)
+    table = extract(load_samples(data_source), extractor, CACHE_DIR, progress)
+    data = genre_data(table, data_source)
+    check = extract([s for s in load_samples(check_source) if s.genres & set(data.genres)], extractor, CACHE_DIR, progress)
+    # genre_data keeps the covers that carry a genre, in table order
+    paths = [s.path for s in table.samples if s.genres]
+    own = Views(data.vectors, paths, embedder, CACHE_DIR, progress)
+    other = Views(check.vectors, [s.path for s in check.samples], embedder, CACHE_DIR, progress)
+    validation = [data.label_sets[i] for i in data.validation_rows]
+    rows = []
+    for experiment in tqdm(experiments, desc="experiments", disable=not progress):
+        start = time.perf_counter()
+        model = fit_experiment(experiment, own, data.train_rows, data.label_sets, data.genres)
+        seconds = time.perf_counter() - start
+        mine = genre_metrics(predict_views(model, experiment, own, data.validation_rows, len(data.genres)),
+                             validation, data.genres)
+        theirs = genre_metrics(predict_views(model, experiment, other, np.arange(len(check.samples)), len(data.genres)),
+                               [s.genres for s in check.samples], data.genres)
+        chosen = getattr(model, "best_params_", None)
+        name = experiment.name + (f" → {', '.join(f'{k}={v}' for k, v in chosen.items())}" if chosen else "")
+        rows.append({"recipe": name, "top1": mine["top1"], "top2": mine["top2"], "macro_f1": mine["macro_f1"],
+                     "ece": mine["ece"], "check_top1": theirs["top1"], "fit_seconds": seconds})
+    return rows
+
+
+def learning_curve(data_source: Path, check_source: Path, recipe: Recipe = Recipe(),
+                   shares: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0), repeats: int = 5, progress: bool = True) -> list[dict]:
+    """The shipped recipe fitted on seeded, stratified shares of the training covers (same validation
+    split): how much more labelled data alone might buy."""
+    extractor = FeatureExtractor(Embedder(threads=2))
+    data = genre_data(extract(load_samples(data_source), extractor, CACHE_DIR, progress), data_source)
+    check = extract([s for s in load_samples(check_source) if s.genres & set(data.genres)], extractor, CACHE_DIR, progress)
+    validation = [data.label_sets[i] for i in data.validation_rows]
+    strata = [primary_genre(data.label_sets[i]) for i in data.train_rows]
+    rows = []
+    for share in shares:
+        runs = []
+        for repeat in range(repeats if share < 1 else 1):
+            picked = data.train_rows if share == 1 else train_test_split(
+                data.train_rows, train_size=share, stratify=strata, random_state=SEED + repeat)[0]
+            model = fit_genre(data, recipe, rows=np.sort(picked))
+            own = evaluate_genre(model, data.vectors[data.validation], validation)
+            other = evaluate_genre(model, check.vectors, [s.genres for s in check.samples])
+            runs.append((own["top1"], own["top2"], other["top1"]))
+        top1, top2, check_top1 = np.mean(runs, axis=0)
+        rows.append({"share": share, "covers": round(share * len(data.train_rows)), "runs": len(runs),
+                     "top1": top1, "top1_sd": float(np.std([r[0] for r in runs])), "top2": top2, "check_top1": check_top1})
+    return rows
+
+
+def learning_curve_markdown(rows: list[dict]) -> str:
+    lines = ["| training covers | runs | top-1 (sd) | top-2 | Spotify top-1 |", "|---|---|---|---|---|"]
+    lines += [f"| {r['covers']:,} ({r['share']:.1%}) | {r['runs']} | {r['top1']:.3f} ({r['top1_sd']:.3f}) | {r['top2']:.3f} | "
+              f"{r['check_top1']:.3f} |" for r in rows]
+    return "\n".join(lines)
 
 
 def markdown(rows: list[dict]) -> str:
