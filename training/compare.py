@@ -19,10 +19,10 @@ from models.features import FeatureExtractor
 from models.genre import Recipe
 from training.datasets import load_samples
 from training.experiments import EXPERIMENTS, Experiment, Views, fit_experiment, predict_views
-from training.extract import extract
+from training.extract import FeatureTable, extract
 from training.metrics import genre_metrics
 from training.splits import SEED, primary_genre
-from training.train import CACHE_DIR, evaluate_genre, fit_genre, genre_data
+from training.train import CACHE_DIR, GenreData, evaluate_genre, fit_genre, genre_data
 
 RECIPES = {
     "embedding, standardised, RBF SVC (C=10)": Recipe(transform="standard", classifier="svc", C=10.0),
@@ -36,10 +36,18 @@ RECIPES = {
 }
 
 
-def compare(data_source: Path, check_source: Path, recipes: dict[str, Recipe] = RECIPES, progress: bool = True) -> list[dict]:
-    extractor = FeatureExtractor(Embedder(threads=2))
-    data = genre_data(extract(load_samples(data_source), extractor, CACHE_DIR, progress), data_source)
+def _load(data_source: Path, check_source: Path, progress: bool) -> tuple[Embedder, FeatureTable, GenreData, FeatureTable]:
+    """The embedder, the labelled set's features and split, and the check set's rows in its genres."""
+    embedder = Embedder(threads=2)
+    extractor = FeatureExtractor(embedder)
+    table = extract(load_samples(data_source), extractor, CACHE_DIR, progress)
+    data = genre_data(table, data_source)
     check = extract([s for s in load_samples(check_source) if s.genres & set(data.genres)], extractor, CACHE_DIR, progress)
+    return embedder, table, data, check
+
+
+def compare(data_source: Path, check_source: Path, recipes: dict[str, Recipe] = RECIPES, progress: bool = True) -> list[dict]:
+    _, _, data, check = _load(data_source, check_source, progress)
     validation = [data.label_sets[i] for i in data.validation_rows]
     rows = []
     for name, recipe in recipes.items():
@@ -55,11 +63,7 @@ def compare(data_source: Path, check_source: Path, recipes: dict[str, Recipe] = 
 
 def compare_experiments(data_source: Path, check_source: Path, experiments: list[Experiment] = EXPERIMENTS,
                         progress: bool = True) -> list[dict]:
-    embedder = Embedder(threads=2)
-    extractor = FeatureExtractor(embedder)
-    table = extract(load_samples(data_source), extractor, CACHE_DIR, progress)
-    data = genre_data(table, data_source)
-    check = extract([s for s in load_samples(check_source) if s.genres & set(data.genres)], extractor, CACHE_DIR, progress)
+    embedder, table, data, check = _load(data_source, check_source, progress)
     # genre_data keeps the covers that carry a genre, in table order
     paths = [s.path for s in table.samples if s.genres]
     own = Views(data.vectors, paths, embedder, CACHE_DIR, progress)
@@ -85,9 +89,7 @@ def learning_curve(data_source: Path, check_source: Path, recipe: Recipe = Recip
                    shares: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0), repeats: int = 5, progress: bool = True) -> list[dict]:
     """The shipped recipe fitted on seeded, stratified shares of the training covers (same validation
     split): how much more labelled data alone might buy."""
-    extractor = FeatureExtractor(Embedder(threads=2))
-    data = genre_data(extract(load_samples(data_source), extractor, CACHE_DIR, progress), data_source)
-    check = extract([s for s in load_samples(check_source) if s.genres & set(data.genres)], extractor, CACHE_DIR, progress)
+    _, _, data, check = _load(data_source, check_source, progress)
     validation = [data.label_sets[i] for i in data.validation_rows]
     strata = [primary_genre(data.label_sets[i]) for i in data.train_rows]
     rows = []

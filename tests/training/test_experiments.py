@@ -158,3 +158,13 @@ def test_calibration_folds_keep_a_covers_views_together():
     for fitted, held_out in folds:
         assert not set(groups[fitted]) & set(groups[held_out])
     assert model.predict_proba(covers).shape == (60, 2)
+
+
+def test_compare_recipes_table(two_colour_genres, tmp_path, monkeypatch):
+    from models.genre import Recipe
+    from training.compare import compare, markdown
+
+    monkeypatch.chdir(tmp_path)
+    rows = compare(two_colour_genres, two_colour_genres, {"logistic regression": Recipe()}, progress=False)
+    assert rows[0]["top1"] == 1.0 and rows[0]["check_top1"] == 1.0
+    assert markdown(rows).splitlines()[2].startswith("| logistic regression | 1.000 | 1.000 |")
