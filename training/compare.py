@@ -78,11 +78,17 @@ def compare_experiments(data_source: Path, check_source: Path, experiments: list
                              validation, data.genres)
         theirs = genre_metrics(predict_views(model, experiment, other, np.arange(len(check.samples)), len(data.genres)),
                                [s.genres for s in check.samples], data.genres)
-        chosen = getattr(model, "best_params_", None)
-        name = experiment.name + (f" → {', '.join(f'{k}={v}' for k, v in chosen.items())}" if chosen else "")
+        name = experiment.name + _chosen(getattr(model, "best_params_", None))
         rows.append({"recipe": name, "top1": mine["top1"], "top2": mine["top2"], "macro_f1": mine["macro_f1"],
                      "ece": mine["ece"], "check_top1": theirs["top1"], "fit_seconds": seconds})
     return rows
+
+
+def _chosen(params: dict | None) -> str:
+    """' → C=30, gamma=4' for a searched model's parameters (pipeline step prefixes dropped)."""
+    if not params:
+        return ""
+    return " → " + ", ".join(f"{name.split('__')[-1]}={value}" for name, value in params.items())
 
 
 def learning_curve(data_source: Path, check_source: Path, recipe: Recipe = Recipe(),

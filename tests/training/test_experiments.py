@@ -168,3 +168,19 @@ def test_compare_recipes_table(two_colour_genres, tmp_path, monkeypatch):
     rows = compare(two_colour_genres, two_colour_genres, {"logistic regression": Recipe()}, progress=False)
     assert rows[0]["top1"] == 1.0 and rows[0]["check_top1"] == 1.0
     assert markdown(rows).splitlines()[2].startswith("| logistic regression | 1.000 | 1.000 |")
+
+
+def test_rbf_kernel_map_is_similarity_to_the_training_rows():
+    from training.experiments import RBFKernelMap
+
+    landmarks = np.array([[1.0, 0.0], [0.0, 1.0]])
+    kernel = RBFKernelMap(gamma=0.5).fit(landmarks)
+    got = kernel.transform(np.array([[1.0, 0.0], [0.0, 0.0]]))
+    np.testing.assert_allclose(got, [[1.0, np.exp(-1.0)], [np.exp(-0.5), np.exp(-0.5)]], rtol=1e-6)
+
+
+def test_searched_parameters_are_named_without_step_prefixes():
+    from training.compare import _chosen
+
+    assert _chosen({"logisticregression__C": 30, "rbfkernelmap__gamma": 4}) == " → C=30, gamma=4"
+    assert _chosen(None) == ""
