@@ -108,12 +108,12 @@ class RBFKernelMap(TransformerMixin, BaseEstimator):
 
     def fit(self, x: np.ndarray, y: np.ndarray | None = None):
         self.landmarks_ = np.array(x, dtype=np.float32)
-        self._landmark_norms = (self.landmarks_ ** 2).sum(axis=1)
+        self.landmark_norms_ = (self.landmarks_ ** 2).sum(axis=1)
         return self
 
     def transform(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float32)
-        distances = (x ** 2).sum(axis=1)[:, None] + self._landmark_norms[None, :] - 2 * x @ self.landmarks_.T
+        distances = (x ** 2).sum(axis=1)[:, None] + self.landmark_norms_[None, :] - 2 * x @ self.landmarks_.T
         return np.exp(-self.gamma * np.maximum(distances, 0))
 
 
