@@ -109,7 +109,7 @@ def learning_curve(data_source: Path, check_source: Path, recipe: Recipe = Recip
             other = evaluate_genre(model, check.vectors, [s.genres for s in check.samples])
             runs.append((own["top1"], own["top2"], other["top1"]))
         top1, top2, check_top1 = np.mean(runs, axis=0)
-        rows.append({"share": share, "covers": round(share * len(data.train_rows)), "runs": len(runs),
+        rows.append({"share": share, "covers": len(picked), "runs": len(runs),
                      "top1": top1, "top1_sd": float(np.std([r[0] for r in runs])), "top2": top2, "check_top1": check_top1})
     return rows
 
