@@ -19,6 +19,11 @@ def signed_sqrt(x: np.ndarray) -> np.ndarray:
     return np.sign(x) * np.sqrt(np.abs(x))
 
 
+def sqrt_l2_steps() -> list:
+    """Signed square root, then L2 normalisation of each row (fresh estimators each call)."""
+    return [FunctionTransformer(signed_sqrt), Normalizer()]
+
+
 @dataclass(frozen=True)
 class Recipe:
     """How to build a genre model; recorded in the manifest. The default is what the numbers chose
@@ -33,7 +38,7 @@ class Recipe:
 
     def pipeline(self, seed: int) -> Pipeline:
         if self.transform == "sqrt-l2":
-            steps = [FunctionTransformer(signed_sqrt), Normalizer()]
+            steps = sqrt_l2_steps()
         else:
             steps = [StandardScaler()]
         if self.classifier == "svc":

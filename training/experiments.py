@@ -24,13 +24,13 @@ from sklearn.ensemble import HistGradientBoostingClassifier, StackingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedGroupKFold
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import FunctionTransformer, Normalizer, StandardScaler
+from sklearn.preprocessing import Normalizer, StandardScaler
 from sklearn.svm import SVC
 from tqdm import tqdm
 
 from models.embedder import Embedder
 from models.features import blocks, columns, shrink
-from models.genre import signed_sqrt
+from models.genre import Recipe, sqrt_l2_steps
 from models.image import load_image
 from training.splits import SEED, expand_multilabel
 
@@ -67,17 +67,14 @@ def view_embeddings(paths: Sequence[Path], name: str, embedder: Embedder, cache_
     return matrix
 
 
-def _sqrt_l2() -> list:
-    return [FunctionTransformer(signed_sqrt), Normalizer()]
-
-
 def _group_folds(seed: int) -> StratifiedGroupKFold:
     # A multi-genre cover is one training row per genre; its rows stay in one fold.
     return StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=seed)
 
 
-def sqrt_l2_logreg(C: float = 1.0, class_weight: str | None = None) -> BaseEstimator:
-    return make_pipeline(*_sqrt_l2(), LogisticRegression(C=C, class_weight=class_weight, max_iter=2000, random_state=SEED))
+def shipped_recipe(**changes) -> BaseEstimator:
+    """The shipped genre pipeline (sqrt+L2, logistic regression), with `changes` to its Recipe."""
+    return Recipe(**changes).pipeline(SEED)
 
 
 def _hist_boosting() -> BaseEstimator:
@@ -91,7 +88,7 @@ def _stacking() -> BaseEstimator:
     layout = blocks()
     embedding = np.arange(*layout["embedding"])
     descriptors = np.arange(*layout["descriptors"])
-    on_embedding = make_pipeline(ColumnTransformer([("e", make_pipeline(*_sqrt_l2()), embedding)]),
+    on_embedding = make_pipeline(ColumnTransformer([("e", make_pipeline(*sqrt_l2_steps()), embedding)]),
                                  LogisticRegression(C=1.0, max_iter=2000, random_state=SEED))
     on_descriptors = make_pipeline(ColumnTransformer([("d", StandardScaler(), descriptors)]),
                                    HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, random_state=SEED))
@@ -128,7 +125,7 @@ class Calibrated(BaseEstimator):
     def fit(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray):
         folds = list(_group_folds(SEED).split(x, y, groups))
         calibrated = CalibratedClassifierCV(clone(self.estimator), method="sigmoid", cv=folds, ensemble=False)
-        self.model_ = make_pipeline(*_sqrt_l2(), calibrated).fit(x, y)
+        self.model_ = make_pipeline(*sqrt_l2_steps(), calibrated).fit(x, y)
         self.classes_ = self.model_.classes_
         return self
 
@@ -146,11 +143,11 @@ class Searched(BaseEstimator):
 
     def fit(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray):
         # sqrt+L2 works row by row, so transforming before the folds leaks nothing between them
-        scaled = make_pipeline(*_sqrt_l2()).fit_transform(x)
+        scaled = make_pipeline(*sqrt_l2_steps()).fit_transform(x)
         search = GridSearchCV(clone(self.estimator), self.grid, cv=_group_folds(SEED), n_jobs=2).fit(scaled, y, groups=groups)
         self.best_params_ = search.best_params_
         best = clone(self.estimator).set_params(**search.best_params_)
-        self.model_ = Calibrated(best).fit(x, y, groups) if self.calibrate else make_pipeline(*_sqrt_l2(), best).fit(x, y)
+        self.model_ = Calibrated(best).fit(x, y, groups) if self.calibrate else make_pipeline(*sqrt_l2_steps(), best).fit(x, y)
         self.classes_ = self.model_.classes_
         return self
 
@@ -180,12 +177,12 @@ EXPERIMENTS = [
                lambda: Searched(make_pipeline(RBFKernelMap(), LogisticRegression(max_iter=3000, random_state=SEED)),
                                 {"rbfkernelmap__gamma": [2, 4], "logisticregression__C": [1, 10, 30]}),
                wants_groups=True),
-    Experiment("sqrt+L2, logistic regression (C=1), balanced class weights", lambda: sqrt_l2_logreg(class_weight="balanced")),
+    Experiment("sqrt+L2, logistic regression (C=1), balanced class weights", lambda: shipped_recipe(class_weight="balanced")),
     Experiment("embedding, histogram gradient boosting", _hist_boosting),
     Experiment("embedding + descriptors, histogram gradient boosting", _hist_boosting, blocks=("embedding", "descriptors")),
     Experiment("stacking: LR on embedding + boosted trees on descriptors → LR", _stacking, blocks=("embedding", "descriptors")),
-    Experiment("sqrt+L2, logistic regression (C=1), flip views + flip TTA", sqrt_l2_logreg, views=("full", "flip")),
-    Experiment("sqrt+L2, logistic regression (C=1), flip + centre-crop views and TTA", sqrt_l2_logreg,
+    Experiment("sqrt+L2, logistic regression (C=1), flip views + flip TTA", shipped_recipe, views=("full", "flip")),
+    Experiment("sqrt+L2, logistic regression (C=1), flip + centre-crop views and TTA", shipped_recipe,
                views=("full", "flip", "crop", "crop-flip")),
     Experiment("sqrt+L2, RBF SVC (C=10, gamma=4), flip views + flip TTA", lambda: Calibrated(SVC(C=10.0, gamma=4.0)),
                views=("full", "flip"), wants_groups=True),

@@ -4,7 +4,7 @@ from PIL import Image
 
 from training import cli
 from training.compare import compare_experiments
-from training.experiments import Experiment, Searched, sqrt_l2_logreg, predict_views, training_rows, view, view_embeddings
+from training.experiments import Experiment, Searched, predict_views, shipped_recipe, training_rows, view, view_embeddings
 
 
 def halves(left, right, size=(10, 10)):
@@ -34,7 +34,7 @@ class FakeViews:
 def test_training_rows_repeat_multi_genre_covers_per_view_and_group_them():
     full = np.arange(8, dtype=float).reshape(4, 2)
     views = FakeViews({"full": full, "flip": -full})
-    experiment = Experiment("x", sqrt_l2_logreg, views=("full", "flip"))
+    experiment = Experiment("x", shipped_recipe, views=("full", "flip"))
     labels = [frozenset({"A"}), frozenset({"A", "B"}), frozenset({"B"}), frozenset({"B"})]
     x, y, groups = training_rows(experiment, views, np.array([1, 2]), labels, ["A", "B"])
     assert y.tolist() == [0, 1, 1, 0, 1, 1]
@@ -53,7 +53,7 @@ class Echo:
 
 def test_predict_views_averages_over_views_in_genre_order():
     views = FakeViews({"full": np.array([[1.0, 0.0]]), "flip": np.array([[0.0, 1.0]])})
-    experiment = Experiment("x", sqrt_l2_logreg, views=("full", "flip"))
+    experiment = Experiment("x", shipped_recipe, views=("full", "flip"))
     assert predict_views(Echo(), experiment, views, np.array([0]), 3).tolist() == [[0.5, 0.0, 0.5]]
 
 
@@ -107,7 +107,7 @@ def two_colour_genres(tmp_path):
 
 def test_compare_experiments_end_to_end(two_colour_genres, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the feature cache goes to ./.cache
-    experiment = Experiment("flip views", sqrt_l2_logreg, views=("full", "flip"))
+    experiment = Experiment("flip views", shipped_recipe, views=("full", "flip"))
     rows = compare_experiments(two_colour_genres, two_colour_genres, [experiment], progress=False)
     assert [row["recipe"] for row in rows] == ["flip views"]
     assert rows[0]["top1"] == 1.0 and rows[0]["check_top1"] == 1.0
