@@ -67,9 +67,9 @@ def view_embeddings(paths: Sequence[Path], name: str, embedder: Embedder, cache_
     return matrix
 
 
-def _group_folds(seed: int) -> StratifiedGroupKFold:
-    # A multi-genre cover is one training row per genre; its rows stay in one fold.
-    return StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=seed)
+def _group_folds() -> StratifiedGroupKFold:
+    # A multi-genre cover is one training row per genre (and per view); its rows stay in one fold.
+    return StratifiedGroupKFold(n_splits=5, shuffle=True, random_state=SEED)
 
 
 def shipped_recipe(**changes) -> BaseEstimator:
@@ -88,8 +88,7 @@ def _stacking() -> BaseEstimator:
     layout = blocks()
     embedding = np.arange(*layout["embedding"])
     descriptors = np.arange(*layout["descriptors"])
-    on_embedding = make_pipeline(ColumnTransformer([("e", make_pipeline(*sqrt_l2_steps()), embedding)]),
-                                 LogisticRegression(C=1.0, max_iter=2000, random_state=SEED))
+    on_embedding = make_pipeline(ColumnTransformer([("e", "passthrough", embedding)]), shipped_recipe())
     on_descriptors = make_pipeline(ColumnTransformer([("d", StandardScaler(), descriptors)]),
                                    HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, random_state=SEED))
     return StackingClassifier([("embedding", on_embedding), ("descriptors", on_descriptors)],
@@ -123,7 +122,7 @@ class Calibrated(BaseEstimator):
         self.estimator = estimator
 
     def fit(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray):
-        folds = list(_group_folds(SEED).split(x, y, groups))
+        folds = list(_group_folds().split(x, y, groups))
         calibrated = CalibratedClassifierCV(clone(self.estimator), method="sigmoid", cv=folds, ensemble=False)
         self.model_ = make_pipeline(*sqrt_l2_steps(), calibrated).fit(x, y)
         self.classes_ = self.model_.classes_
@@ -144,7 +143,7 @@ class Searched(BaseEstimator):
     def fit(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray):
         # sqrt+L2 works row by row, so transforming before the folds leaks nothing between them
         scaled = make_pipeline(*sqrt_l2_steps()).fit_transform(x)
-        search = GridSearchCV(clone(self.estimator), self.grid, cv=_group_folds(SEED), n_jobs=2).fit(scaled, y, groups=groups)
+        search = GridSearchCV(clone(self.estimator), self.grid, cv=_group_folds(), n_jobs=2).fit(scaled, y, groups=groups)
         self.best_params_ = search.best_params_
         best = clone(self.estimator).set_params(**search.best_params_)
         self.model_ = Calibrated(best).fit(x, y, groups) if self.calibrate else make_pipeline(*sqrt_l2_steps(), best).fit(x, y)
