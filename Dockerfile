@@ -17,6 +17,7 @@ RUN python -m venv /opt/venv
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY models/ models/
+COPY feedback/ feedback/
 COPY training/ training/
 COPY bot/ bot/
 RUN pip install --no-cache-dir --only-binary=:all: .

@@ -30,9 +30,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.store import PredictionRecord, Store, default_path  # noqa: E402
+from feedback.records import PredictionRecord  # noqa: E402
+from feedback.store import Store, default_path  # noqa: E402
 from models import artifact as artifacts  # noqa: E402
-from training.feedback import load_feedback  # noqa: E402
+from feedback.reader import load_feedback  # noqa: E402
 from training.retrain import decide, retrain  # noqa: E402
 from training.train import GenreData  # noqa: E402
 

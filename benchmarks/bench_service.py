@@ -29,7 +29,7 @@ from aiohttp.test_utils import TestServer  # noqa: E402
 from bot.replies import Incoming, Reply  # noqa: E402
 from bot.service import Service, ServiceConfig  # noqa: E402
 from bot.spotify import SpotifyClient  # noqa: E402
-from bot.store import Store, default_path  # noqa: E402
+from feedback.store import Store, default_path  # noqa: E402
 from models.predictor import Predictor  # noqa: E402
 from tests.bot.fake_spotify import (  # noqa: E402
     ALBUM_ID,

@@ -124,7 +124,7 @@ def predict(path: Path, *, as_json: bool, settings: Settings) -> int:
 def healthcheck(settings: Settings) -> int:
     """Exit 0 when the configuration, the data folder, the database and the served model's files are usable."""
     from bot.service import model_directory
-    from bot.store import Store, default_path
+    from feedback.store import Store, default_path
 
     async def open_store() -> None:
         store = await Store.open(default_path(settings.DATA_DIR))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from bot.store.records import Platform, SourceKind
+from feedback.records import Platform, SourceKind
 from models.prediction import Prediction
 
 ReplyKind = Literal["prediction", "error", "busy", "rate_limited", "info"]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.settings import Settings
-from training.runs import EXIT_BUSY  # `python -m training retrain`: another retrain holds the lock
+from feedback.lock import EXIT_BUSY  # `python -m training retrain`: another retrain holds the lock
 
 log = logging.getLogger(__name__)
 

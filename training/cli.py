@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from models.genre import Recipe
-from training.runs import EXIT_BUSY
+from feedback.lock import EXIT_BUSY
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -192,7 +192,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _retrain(args: argparse.Namespace) -> int:
-    from training.retrain import RetrainBusy, RetrainError, retrain
+    from training.retrain import LockLost, RetrainBusy, RetrainError, retrain
 
     db = args.db or args.data_dir / "sleeve.db"
     try:
@@ -207,7 +207,7 @@ def _retrain(args: argparse.Namespace) -> int:
     except RetrainBusy as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BUSY
-    except (FileNotFoundError, RetrainError) as exc:
+    except (FileNotFoundError, RetrainError, LockLost) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:

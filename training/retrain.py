@@ -2,11 +2,11 @@
 
     retrain(db_path, data_dir) -> RetrainResult
 
-1. Take the retrain lock in the database (`training.runs`: a second run is refused while one is
+1. Take the retrain lock in the database (`feedback.lock`: a second run is refused while one is
    alive; a crashed or stale one is recovered).
 2. Champion = the served model (`models.registry`, falling back as it does). Challenger = a genre
    model with the champion's recipe, fitted on the base set's training rows plus the labelled
-   feedback's training rows (`training.feedback`). It only uses `Recipe`, `fit_genre` and
+   feedback's training rows (`feedback.reader`). It only uses `Recipe`, `fit_genre` and
    `evaluate_genre`, so it does not care which classifier the recipe names.
 3. Both are evaluated on (a) the base set's fixed validation split and (b) the held-out feedback
    slice. The challenger is promoted when its top-1 on (a) is at least the champion's minus
@@ -42,9 +42,7 @@ import logging
 import os
 import signal
 import sqlite3
-import threading
 import time
-import urllib.parse
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,21 +51,19 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from feedback.lock import TRIGGERS, LockLost, RetrainBusy, RunLock
+from feedback.reader import HELD_OUT_SHARE, Feedback, load_feedback
 from models import artifact as artifacts
 from models.distinctive import distinctive_tags, genre_totals
 from models.genre import Recipe
 from models.registry import SHIPPED, ModelRegistry, registry_root
-from training import runs
 from training.extract import tag_matrix
-from training.feedback import HELD_OUT_SHARE, Feedback, load_feedback
 from training.train import DEFAULT_TOP_N, GenreData, evaluate_genre, fit_genre
 
 log = logging.getLogger(__name__)
 
 CRASH_ENV = "SLEEVE_RETRAIN_CRASH_AT"
 CHECKPOINTS = ("after_lock", "after_fit", "after_write", "after_switch", "after_record")
-HEARTBEAT_EVERY_S = 30.0
-BUSY_TIMEOUT_S = 10.0
 EPSILON = 1e-9
 NO_NEW_FEEDBACK = "no new feedback since the served model: nothing was fitted"
 
@@ -76,12 +72,7 @@ class RetrainError(RuntimeError):
     """Retraining cannot run or could not finish."""
 
 
-class RetrainBusy(RetrainError):
-    """Another retrain holds the lock."""
-
-
-class LockLost(RetrainError):
-    """Another process took this run's lock over (it judged this run dead); nothing was switched."""
+__all__ = ["LockLost", "RetrainBusy", "RetrainError", "RetrainResult", "retrain"]
 
 
 @dataclass
@@ -147,20 +138,20 @@ def retrain(
 
     Raises RetrainBusy while another run holds the lock, FileNotFoundError without a database.
     """
-    if trigger not in runs.TRIGGERS:
-        raise ValueError(f"trigger must be one of {sorted(runs.TRIGGERS)}, not {trigger!r}")
+    if trigger not in TRIGGERS:
+        raise ValueError(f"trigger must be one of {sorted(TRIGGERS)}, not {trigger!r}")
     started = time.monotonic()
     db_path = Path(db_path)
     if not db_path.is_file():
         raise FileNotFoundError(f"no feedback database at {db_path} (the bot creates it on its first start)")
     registry = ModelRegistry(registry_root(data_dir))
     spec = shipped_spec()
-    lock = None if dry_run else RunLock.acquire(db_path, trigger)
+    lock = None if dry_run else _acquire(db_path, trigger)
     bar = tqdm(total=4, desc="retrain", unit="step", disable=not progress)
     try:
         checkpoint("after_lock")
         if lock is not None:
-            lock.reconcile(registry)
+            _reconcile(lock, registry)
         bar.set_postfix_str("loading")
         champion_name, _, champion = registry.current(spec)
         data = GenreData.load(Path(base_features) if base_features else artifacts.BASE_FEATURES)
@@ -213,12 +204,12 @@ def retrain(
             checkpoint("after_switch")
             result.status = "promoted"
             result.seconds = round(time.monotonic() - started, 3)
-            lock.finish(result, path=path)
+            _finish(lock, result, path)
             checkpoint("after_record")
             result.pruned = registry.prune(keep)
         else:
             result.seconds = round(time.monotonic() - started, 3)
-            lock.finish(result, path=None)
+            _finish(lock, result, None)
         bar.update()
         bar.close()
         log.info("retrain %s: %s", result.status, result.reason)
@@ -369,116 +360,29 @@ def _distinctive(data: GenreData, feedback: Feedback, top_n: int) -> dict[str, l
 # -- the lock and the database records ------------------------------------------------------------
 
 
-def _connect(db_path: Path) -> sqlite3.Connection:
-    """Read-write, never creating the file; autocommit, so every transaction is explicit."""
-    uri = f"file:{urllib.parse.quote(str(db_path.resolve()))}?mode=rw"
-    conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=BUSY_TIMEOUT_S, check_same_thread=False)
-    conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-    return conn
+def _acquire(db_path: Path, trigger: str) -> RunLock:
+    try:
+        return RunLock.acquire(db_path, trigger)
+    except sqlite3.OperationalError as exc:
+        raise RetrainError(f"{db_path} is not a Sleeve feedback database (or is locked): {exc}") from exc
 
 
-class RunLock:
-    """This process's 'running' row in retrain_runs, kept alive by a heartbeat thread."""
+def _reconcile(lock: RunLock, registry: ModelRegistry) -> None:
+    """Record the served version as promoted if a crash came between the switch and the record."""
+    name = registry.current_name()
+    if not name or name == SHIPPED or lock.is_recorded_promoted(name):
+        return
+    try:
+        manifest = artifacts.read_manifest(registry.path(name))
+    except artifacts.ArtifactError:
+        return  # damaged: the registry serves something else and says so
+    metrics = {k: _brief(v) if isinstance(v, dict) else v for k, v in manifest.get("metrics", {}).items()}
+    lock.record_model_version(name, metrics, str(registry.path(name)), promoted=True)
+    log.warning("model version %s is served but was not recorded as promoted; recorded it now", name)
 
-    def __init__(self, db_path: Path, conn: sqlite3.Connection, run_id: int):
-        self.db_path = db_path
-        self.run_id = run_id
-        self._conn = conn
-        self._db_lock = threading.Lock()  # one connection, used by the heartbeat thread too
-        self._stop = threading.Event()
-        self._lost = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"retrain-heartbeat-{run_id}", daemon=True)
-        self._thread.start()
 
-    @classmethod
-    def acquire(cls, db_path: Path, trigger: str) -> RunLock:
-        conn = _connect(db_path)
-        try:
-            run_id = runs.try_start(conn, trigger, os.getpid(), time.time())
-            if run_id is None:
-                holder = conn.execute(
-                    "SELECT id, pid, started FROM retrain_runs WHERE status = 'running'").fetchone()
-                who = f"run {holder[0]}, process {holder[1]}" if holder else "another run"
-                raise RetrainBusy(f"another retrain is running ({who}); try again when it has finished")
-        except sqlite3.OperationalError as exc:
-            conn.close()
-            raise RetrainError(f"{db_path} is not a Sleeve feedback database (or is locked): {exc}") from exc
-        except BaseException:
-            conn.close()
-            raise
-        return cls(db_path, conn, run_id)
-
-    def _beat(self) -> None:
-        while not self._stop.wait(HEARTBEAT_EVERY_S):
-            try:
-                with self._db_lock:
-                    alive = runs.heartbeat(self._conn, self.run_id, time.time())
-            except sqlite3.Error as exc:
-                log.warning("retrain heartbeat failed: %s", exc)
-                continue
-            if not alive:
-                self._lost.set()
-                return
-
-    def check(self) -> None:
-        """Raise LockLost if another process has taken over (before anything is switched)."""
-        with self._db_lock:
-            status = self._conn.execute("SELECT status FROM retrain_runs WHERE id = ?", (self.run_id,)).fetchone()
-        if self._lost.is_set() or status is None or status[0] != "running":
-            raise LockLost(f"retrain run {self.run_id} lost its lock (marked {status[0] if status else 'gone'})")
-
-    def version_names(self) -> set[str]:
-        with self._db_lock:
-            return {row[0] for row in self._conn.execute("SELECT version FROM model_versions")}
-
-    def reconcile(self, registry: ModelRegistry) -> None:
-        """Record the served version as promoted if a crash came between the switch and the record."""
-        name = registry.current_name()
-        if not name or name == SHIPPED:
-            return
-        with self._db_lock:
-            row = self._conn.execute("SELECT promoted FROM model_versions WHERE version = ?", (name,)).fetchone()
-            if row is not None and row[0] == 1:
-                return
-            try:
-                manifest = artifacts.read_manifest(registry.path(name))
-            except artifacts.ArtifactError:
-                return  # damaged: the registry serves something else and says so
-            metrics = {k: _brief(v) if isinstance(v, dict) else v for k, v in manifest.get("metrics", {}).items()}
-            runs.record_model_version(self._conn, name, metrics, str(registry.path(name)), True, time.time())
-            log.warning("model version %s is served but was not recorded as promoted; recorded it now", name)
-
-    def finish(self, result: RetrainResult, path: Path | None) -> None:
-        """Record the challenger's version and close the run, in one transaction."""
-        summary = result.to_dict()
-        metrics = summary["metrics"].get("challenger") or {}
-        now = time.time()
-        with self._db_lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                if result.version is not None:
-                    runs.record_model_version(self._conn, result.version, metrics,
-                                              None if path is None else str(path), result.status == "promoted", now)
-                if not runs.finish(self._conn, self.run_id, result.status, summary, now):
-                    raise LockLost(f"retrain run {self.run_id} was no longer running when it finished")
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-        self._finished = True
-
-    def fail(self, exc: BaseException) -> None:
-        if getattr(self, "_finished", False):
-            return
-        summary = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
-        try:
-            with self._db_lock:
-                runs.finish(self._conn, self.run_id, "failed", summary, time.time())
-        except sqlite3.Error as db_exc:
-            log.warning("could not mark retrain run %s failed: %s", self.run_id, db_exc)
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        with self._db_lock:
-            self._conn.close()
+def _finish(lock: RunLock, result: RetrainResult, path: Path | None) -> None:
+    """Record the challenger's version and close the run, in one transaction."""
+    summary = result.to_dict()
+    lock.finish(result.status, summary, version=result.version, metrics=summary["metrics"].get("challenger") or {},
+                path=None if path is None else str(path))

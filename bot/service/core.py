@@ -26,10 +26,10 @@ from bot.service.limits import Limits
 from bot.service.sources import ShortLinkResolver, Sources, Subject, may_be_image
 from bot.service.stats import collect_stats
 from bot.spotify import SpotifyClient, SpotifyError
-from bot.store import PredictionRecord, Store
-from bot.store.records import Platform, SourceKind
+from feedback.labels import CONFIRM
+from feedback.records import Platform, PredictionRecord, SourceKind
+from feedback.store import Store
 from models.image import ImageError
-from training.labels import CONFIRM
 
 log = logging.getLogger(__name__)
 

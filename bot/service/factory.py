@@ -16,7 +16,7 @@ from bot.service.config import ServiceConfig
 from bot.service.core import Service
 from bot.settings import Settings
 from bot.spotify import SpotifyClient
-from bot.store import Store, default_path
+from feedback.store import Store, default_path
 
 log = logging.getLogger(__name__)
 PRUNE_EVERY = 24 * 3600.0

@@ -16,7 +16,7 @@ from bot.links import ShortLink, SpotifyRef
 from bot.replies import IncomingImage
 from bot.service.config import ServiceConfig
 from bot.spotify import ArtistInfo, CoverInfo, SpotifyClient
-from bot.store.records import SourceKind
+from feedback.records import SourceKind
 
 ARTIST_COVERS = 10
 YOUR_IMAGE = "your image"

@@ -1,4 +1,9 @@
-"""The numbers behind /stats: store counts, live accuracy of the current model, the queue."""
+"""The numbers behind /stats: store counts, live accuracy of the current model, the queue.
+
+Live accuracy reads votes as retraining does: one ballot per cover (image sha256), each voter
+once (`feedback.labels.pool_votes`); a cover counts for the served model when that model judged
+it, scored on its latest prediction of the cover.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +12,19 @@ from typing import Any
 
 from bot.inference import InferencePool
 from bot.service.config import ServiceConfig
-from bot.store import Store
-from training.labels import label_from_votes, live_accuracy, suggestions
+from feedback.labels import label_from_votes, live_accuracy, suggestions
+from feedback.records import VotedCover
+from feedback.store import Store
 
 
 async def collect_stats(store: Store, pool: InferencePool, config: ServiceConfig) -> dict[str, Any]:
     predictor = pool.predictor
     overall = await store.stats()
     current = await store.stats(predictor.version)
-    rows = await store.feedback_rows(include_spotify=True)
+    covers = await store.voted_covers()
     known = set(predictor.genres)
-    accuracy = live_accuracy(_scored_votes(rows, predictor.version, known, config))
-    pending = sum((suggestions(row.votes, known) for row in rows), Counter())
+    accuracy = live_accuracy(scored_covers(covers, predictor.version, known, config))
+    pending = sum((suggestions(cover.votes, known) for cover in covers), Counter())
     last = overall.last_retrain
     return {
         "model_version": predictor.version,
@@ -41,13 +47,16 @@ async def collect_stats(store: Store, pool: InferencePool, config: ServiceConfig
     }
 
 
-def _scored_votes(rows: list, version: str, known: set[str], config: ServiceConfig) -> list[tuple[str, str]]:
-    """(top genre, voted label) for this model version's predictions whose votes settle on a known genre."""
+def scored_covers(
+    covers: list[VotedCover], version: str, known: set[str], config: ServiceConfig
+) -> list[tuple[str, str]]:
+    """(top genre, voted label) for the covers this model version judged whose votes settle on a known genre."""
     scored = []
-    for row in rows:
-        if row.model_version != version:
+    for cover in covers:
+        top = cover.top_genre_by(version)
+        if top is None:
             continue
-        label = label_from_votes(row.votes, known, config.min_votes, config.admin_vote_weight)
+        label = label_from_votes(cover.votes, known, config.min_votes, config.admin_vote_weight)
         if label is not None:
-            scored.append((row.top_genre, label))
+            scored.append((top, label))
     return scored

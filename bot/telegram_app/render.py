@@ -20,7 +20,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.render_text import genre_lines, render_reply
 from bot.replies import Reply
-from training.labels import CONFIRM
+from feedback.labels import CONFIRM
 
 CAPTION_LIMIT = 1024
 TEXT_LIMIT = 4096

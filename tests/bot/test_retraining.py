@@ -164,7 +164,7 @@ async def test_periodic_retrain_needs_time_and_votes(tmp_path, last_started, vot
 
 async def test_real_retrain_process_on_an_empty_store(tmp_path):
     """The real `python -m training retrain` in a subprocess: no votes yet, so nothing is promoted."""
-    from bot.store import Store, default_path
+    from feedback.store import Store, default_path
 
     settings = settings_for(tmp_path)
     settings.DATA_DIR.mkdir(parents=True)

@@ -24,7 +24,7 @@ from bot.replies import (
 )
 from bot.service import Service, ServiceConfig
 from bot.spotify import SpotifyClient
-from bot.store import Store, default_path
+from feedback.store import Store, default_path
 from tests.bot.conftest import FakeSpotify
 from tests.bot.fake_spotify import (
     ALBUM_ID,
@@ -37,7 +37,8 @@ from tests.bot.fake_spotify import (
 )
 from bot.render_text import render_stats
 from tests.helpers import until
-from training.labels import CONFIRM
+from feedback.labels import CONFIRM
+from tests.feedback.helpers import get_prediction, votes_for
 
 ALBUM_LINK = f"https://open.spotify.com/album/{ALBUM_ID}"
 TRACK_LINK = f"https://open.spotify.com/track/{TRACK_ID}"
@@ -182,7 +183,7 @@ async def test_album_link_is_judged_and_recorded(make_service, store: Store, pre
     assert reply.source_kind == "spotify" and reply.cover_url and reply.cover_bytes
     assert reply.prediction is not None and reply.prediction.model_version == predictor.version
     assert [g.genre for g in reply.prediction.genres] and not reply.is_artist_guess
-    row = await store.get_prediction(reply.prediction_id)
+    row = await get_prediction(store, reply.prediction_id)
     assert row is not None
     assert (row.platform, row.source_kind, row.source_ref) == ("discord", "spotify", ALBUM_LINK)
     assert (row.requester_id, row.channel_id, row.server_id) == ("alice", "chan", "guild")
@@ -216,7 +217,7 @@ async def test_artist_link_aggregates_album_covers(make_service, store: Store, f
     assert reply.title == "The Velvet Lanterns"
     assert reply.spotify_genres == ("psychedelic rock", "indie rock")
     assert fake_spotify.state.hits[f"/image/{COVERS[1]}"] == 1 and fake_spotify.state.hits[f"/image/{COVERS[2]}"] == 1
-    row = await store.get_prediction(reply.prediction_id)
+    row = await get_prediction(store, reply.prediction_id)
     assert row.source_ref == ARTIST_LINK and len(row.image_sha256) == 64
 
 
@@ -281,7 +282,7 @@ async def test_images_are_answered_only_when_addressed(make_service, store: Stor
     for reply in (mentioned, channel):
         assert reply.kind == "prediction" and reply.title == "your image"
         assert reply.source_kind == "upload" and reply.cover_bytes == cover
-        assert (await store.get_prediction(reply.prediction_id)).source_kind == "upload"
+        assert (await get_prediction(store, reply.prediction_id)).source_kind == "upload"
     assert mentioned.prediction.genres == channel.prediction.genres
 
 
@@ -362,7 +363,7 @@ async def test_console_images_are_recorded_as_console(make_service, store: Store
     who = Requester("console", "local")
     reply = await make_service().guess(who=who, image=IncomingImage(data=cover, filename="my.jpg"))
     assert (reply.title, reply.source_kind) == ("my.jpg", "console")
-    row = await store.get_prediction(reply.prediction_id)
+    row = await get_prediction(store, reply.prediction_id)
     assert (row.platform, row.source_kind, row.source_ref) == ("console", "console", "my.jpg")
 
 
@@ -427,13 +428,13 @@ async def test_votes_and_retractions_land_in_the_store(make_service, store: Stor
     suggestion = await service.vote("discord", "m1", "dave", "Jazz")
     assert (suggestion.label, suggestion.known_genre) == ("Jazz", False)
     await service.vote("discord", "m1", "root", top)
-    votes = {v.voter_id: v for v in await store.votes_for(reply.prediction_id)}
+    votes = {v.voter_id: v for v in await votes_for(store, reply.prediction_id)}
     assert {k: v.label for k, v in votes.items()} == {"bob": top, "carol": top, "dave": "Jazz", "root": top}
     assert votes["root"].is_admin and not votes["bob"].is_admin
 
     assert await service.retract("discord", "m1", "bob")
     assert not await service.retract("discord", "m1", "bob")
-    assert "bob" not in {v.voter_id for v in await store.votes_for(reply.prediction_id)}
+    assert "bob" not in {v.voter_id for v in await votes_for(store, reply.prediction_id)}
 
 
 async def test_retracting_a_choice_keeps_a_newer_vote(make_service, store: Store) -> None:
@@ -446,10 +447,10 @@ async def test_retracting_a_choice_keeps_a_newer_vote(make_service, store: Store
     await service.vote("discord", "m1", "bob", other)
     await service.vote("discord", "m1", "bob", CONFIRM)
     assert not await service.retract("discord", "m1", "bob", other.upper())  # the older choice
-    assert [v.label for v in await store.votes_for(reply.prediction_id)] == [top]
+    assert [v.label for v in await votes_for(store, reply.prediction_id)] == [top]
     assert not await service.retract("discord", "m1", "bob", "  ")
     assert await service.retract("discord", "m1", "bob", "ok")  # CONFIRM, normalised as in vote
-    assert await store.votes_for(reply.prediction_id) == []
+    assert await votes_for(store, reply.prediction_id) == []
 
 
 async def test_votes_on_unknown_messages_are_ignored(make_service, store: Store) -> None:
@@ -463,14 +464,15 @@ async def test_votes_on_unknown_messages_are_ignored(make_service, store: Store)
     assert (await store.stats()).votes == 0
 
 
-async def test_stats_count_and_score_votes(make_service) -> None:
+async def test_stats_count_and_score_votes(make_service, cover: bytes) -> None:
     service = make_service()
-    [first, second] = await service.handle_message(message(f"{ALBUM_LINK} {TRACK_LINK}"))
+    [first] = await service.handle_message(message(ALBUM_LINK))
+    second = await service.guess(who=WHO, image=cover)
     await service.attach_message(first.prediction_id, "m1")
     await service.attach_message(second.prediction_id, "m2")
     await service.vote("discord", "m1", "bob", CONFIRM)
     wrong = next(g for g in service.predictor.genres if g != second.prediction.top_genre)
-    await service.vote("discord", "m2", "bob", wrong)
+    await service.vote(WHO.platform, "m2", "bob", wrong)
     stats = await service.stats()
     assert stats["model_version"] == service.predictor.version
     assert (stats["predictions"], stats["votes"], stats["voters"]) == (2, 2, 1)
@@ -479,6 +481,32 @@ async def test_stats_count_and_score_votes(make_service) -> None:
     top = first.prediction.top_genre
     assert stats["live_accuracy"]["per_genre"][top]["correct"] >= 1
     assert stats["suggestions"] == {}
+
+
+async def test_live_accuracy_pools_one_cover_and_counts_a_voter_once(make_service) -> None:
+    """An album and its track share a cover: one sample, scored on the voter's latest vote (as retraining reads it)."""
+    service = make_service()
+    [album, track] = await service.handle_message(message(f"{ALBUM_LINK} {TRACK_LINK}"))
+    assert album.prediction.top_genre == track.prediction.top_genre
+    await service.attach_message(album.prediction_id, "m1")
+    await service.attach_message(track.prediction_id, "m2")
+    await service.vote("discord", "m1", "bob", CONFIRM)
+    wrong = next(g for g in service.predictor.genres if g != track.prediction.top_genre)
+    await service.vote("discord", "m2", "bob", wrong)
+    live = (await service.stats())["live_accuracy"]
+    assert (live["n"], live["top1"]) == (1, 0.0)
+
+
+async def test_live_accuracy_scores_only_the_served_model_version(make_service, predictor, store: Store) -> None:
+    service = make_service(predictor=Renamed(predictor, "v-old"))
+    [reply] = await service.handle_message(message(ALBUM_LINK))
+    await service.attach_message(reply.prediction_id, "m1")
+    await service.vote("discord", "m1", "bob", CONFIRM)
+    assert (await service.stats())["live_accuracy"]["n"] == 1
+    service.swap_predictor(Renamed(predictor, "v-new"))
+    stats = await service.stats()
+    assert stats["live_accuracy"] == {"n": 0, "top1": None, "per_genre": {}}
+    assert stats["predictions_this_model"] == 0
 
 
 async def test_stats_report_votes_for_unknown_genres_as_suggestions(make_service) -> None:
@@ -566,7 +594,7 @@ async def test_swapping_the_model_mid_request(make_service, predictor, store: St
     finished = await in_flight
     assert finished.prediction.model_version == "v-old"
     assert fresh.prediction.model_version == "v-new"
-    assert (await store.get_prediction(finished.prediction_id)).model_version == "v-old"
+    assert (await get_prediction(store, finished.prediction_id)).model_version == "v-old"
     assert service.predictor.version == "v-new"
 
 

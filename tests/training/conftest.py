@@ -1,5 +1,5 @@
 """Retraining fixtures: a small slice of the committed base features, a champion fitted on it,
-and feedback databases made by the bot's own store (bot.store is used in tests only).
+and feedback databases made by the bot's own store (feedback.store).
 
 Fitting the genre model on the whole base set takes about a minute, so the fast tests retrain
 on SMALL_TRAIN base covers; a champion fitted on the same slice makes the comparison fair.
@@ -17,12 +17,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.store import PredictionRecord, Store, default_path
+from feedback.records import PredictionRecord
+from feedback.store import Store, default_path
 from models import artifact as artifacts
 from models.genre import Recipe
 from models.popularity import PopularityModel
 from models.registry import ModelRegistry, registry_root
-from training.feedback import is_held_out
+from feedback.reader import is_held_out
 from training.train import GenreData, distinctive_from, evaluate_genre, fit_genre
 
 SMALL_TRAIN = 500

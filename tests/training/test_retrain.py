@@ -3,18 +3,18 @@ them for speed, see conftest), and the model registry on disk."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from bot.store import Store
+from feedback import lock
 from models import artifact as artifacts
 from models.registry import ModelRegistry, registry_root
 from tests.training.conftest import (
@@ -247,11 +247,9 @@ def test_a_second_retrain_is_refused_while_one_runs(data_dir, small_base_path, b
     db = db_of(data_dir)
     fill_db(db, noisy_copies(base, unused_base_rows[:20], held_out=False))
 
-    async def hold_lock() -> int:  # the bot's periodic retrain, alive in this very process
-        async with await Store.open(db) as store:
-            return await store.try_start_retrain("periodic", pid=os.getpid())
-
-    run = asyncio.run(hold_lock())
+    conn = lock.connect(db)  # a periodic retrain, alive in this very process
+    run = lock.try_start(conn, "periodic", os.getpid(), time.time())
+    conn.close()
     with pytest.raises(RetrainBusy, match=f"run {run}"):
         retrain(db, data_dir, base_features=small_base_path, progress=False)
     cli = run_cli("--db", str(db), "--data-dir", str(data_dir), "--base-features", str(small_base_path))
@@ -409,12 +407,3 @@ def test_retrain_on_the_full_base_set(tmp_path, base, unused_base_rows):
         assert served(data_dir)[1].version == result.version
     else:
         assert served(data_dir)[0] == artifacts.SHIPPED_DIR
-
-
-def test_training_and_models_never_import_bot():
-    """Data flows models <- training <- bot: retraining runs without the bot package."""
-    code = ("import sys, models.registry, training.retrain, training.feedback, training.cli, training.labels; "
-            "bad = sorted(m for m in sys.modules if m == 'bot' or m.startswith('bot.')); "
-            "assert not bad, bad")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr

@@ -17,7 +17,7 @@ from discord.ext import commands
 
 from bot.discord_app.cogs.base import SleeveCog
 from bot.discord_app.replying import PLATFORM, answer
-from training.labels import CONFIRM
+from feedback.labels import CONFIRM
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,7 @@ from bot.discord_app.cogs.info import InfoCog
 from bot.discord_app.cogs.votes import VotesCog
 from bot.service import Service, open_service
 from models.prediction import Prediction
+from tests.feedback.helpers import votes_for
 from tests.bot.discord.helpers import (
     GENRES,
     MockAttachment,
@@ -130,10 +131,10 @@ async def test_removing_an_older_reaction_keeps_the_newer_vote(service: Service,
     await votes.on_raw_reaction_add(MockRawReaction("🎸", member=bob, **ids))
     await votes.on_raw_reaction_add(MockRawReaction("🎵", member=bob, **ids))
     await votes.on_raw_reaction_remove(MockRawReaction("🎸", **ids))
-    assert [v.label for v in await service._store.votes_for(prediction.id)] == ["Pop"]
+    assert [v.label for v in await votes_for(service._store, prediction.id)] == ["Pop"]
 
     await votes.on_raw_reaction_remove(MockRawReaction("🎵", **ids))
-    assert await service._store.votes_for(prediction.id) == []
+    assert await votes_for(service._store, prediction.id) == []
 
 
 async def test_passive_message_in_image_channel(service: Service, image_url: str) -> None:

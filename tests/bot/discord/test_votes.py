@@ -20,7 +20,7 @@ from tests.bot.discord.helpers import (
     make_service,
     make_settings,
 )
-from training.labels import CONFIRM
+from feedback.labels import CONFIRM
 
 ADMIN = 4242
 

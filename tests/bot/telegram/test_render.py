@@ -17,7 +17,7 @@ from bot.telegram_app.render import (
     tg_len,
 )
 from tests.bot.telegram.conftest import prediction_reply
-from training.labels import CONFIRM
+from feedback.labels import CONFIRM
 
 TAG = re.compile(r"</?(b|pre)>")
 

@@ -15,7 +15,7 @@ from tests.bot.telegram.conftest import (
     callback_update,
     reaction_update,
 )
-from training.labels import CONFIRM
+from feedback.labels import CONFIRM
 
 
 async def test_button_vote_records_and_answers(tg: Harness) -> None:

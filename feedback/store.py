@@ -1,17 +1,17 @@
-"""The feedback store: predictions, votes, model versions and retrain runs in one SQLite file.
+"""The bot's feedback store (aiosqlite): predictions and votes in, counts and voted covers out.
 
 One `Store` owns one aiosqlite connection (one worker thread) in autocommit mode. An asyncio
 lock serialises every operation on it, so a multi-statement transaction never interleaves with
-another coroutine's statements. Other processes (the retrain job) open their own `Store` on
-the same file; WAL lets them read while the bot writes, and `busy_timeout` makes writers queue.
+another coroutine's statements. The retrain job opens its own connections to the same file
+(`feedback.reader`, `feedback.lock`, stdlib sqlite3); WAL lets them read while the
+bot writes, and `busy_timeout` makes writers queue. Retrain runs and model versions are written by
+the retrain job only (`feedback.lock`); the store reads the latest run for /stats.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
@@ -21,31 +21,22 @@ from typing import Any, Literal
 
 import aiosqlite
 
-from bot.store.migrate import Migration, apply_migrations, load_migrations
-from bot.store.records import (
-    FeedbackRow,
-    ModelVersion,
+from feedback.labels import CONFIRM
+from feedback.migrate import Migration, apply_migrations, load_migrations
+from feedback.records import (
+    VOTES_SQL,
     PredictionRecord,
-    RetrainRun,
-    RunStatus,
     Stats,
     StoredPrediction,
-    Trigger,
-    decode_features,
-    decode_model_version,
+    VotedCover,
     decode_prediction,
     decode_run,
-    decode_vote,
     encode_record,
+    pooled_votes,
 )
-from training import runs
-from training.labels import CONFIRM, Vote
-from training.runs import pid_alive
 
 DB_NAME = "sleeve.db"
 BUSY_TIMEOUT_MS = 5_000
-RETRAIN_STALE_AFTER_S = runs.STALE_AFTER_S
-FINAL_STATUSES = runs.FINAL_STATUSES
 DAY_S = 86_400.0
 
 Clock = Callable[[], float]
@@ -56,11 +47,10 @@ def default_path(data_dir: str | os.PathLike[str]) -> Path:
 
 
 class Store:
-    def __init__(self, conn: aiosqlite.Connection, path: Path, clock: Clock, is_alive: Callable[[int], bool]):
+    def __init__(self, conn: aiosqlite.Connection, path: Path, clock: Clock):
         self._conn = conn
         self._lock = asyncio.Lock()
         self._clock = clock
-        self._is_alive = is_alive
         self.path = path
 
     @classmethod
@@ -69,7 +59,6 @@ class Store:
         path: str | os.PathLike[str],
         *,
         clock: Clock = time.time,
-        is_alive: Callable[[int], bool] = pid_alive,
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
         migrations: list[Migration] | None = None,
     ) -> Store:
@@ -87,7 +76,7 @@ class Store:
         except BaseException:
             await conn.close()
             raise
-        return cls(conn, path, clock, is_alive)
+        return cls(conn, path, clock)
 
     async def close(self) -> None:
         async with self._lock:
@@ -127,16 +116,6 @@ class Store:
         """Inside `_transaction`, where the lock is already held."""
         return list(await self._conn.execute_fetchall(sql, params))
 
-    async def pragma(self, name: str) -> Any:
-        if not re.fullmatch(r"[a-z_]+", name):
-            raise ValueError(f"not a pragma name: {name!r}")
-        rows = await self._fetch(f"PRAGMA {name}")
-        return rows[0][0] if rows else None
-
-    async def applied_migrations(self) -> list[tuple[int, str]]:
-        rows = await self._fetch("SELECT version, name FROM schema_migrations ORDER BY version")
-        return [(row["version"], row["name"]) for row in rows]
-
     # -- predictions ----------------------------------------------------------------------------
 
     async def record_prediction(self, record: PredictionRecord) -> int:
@@ -150,10 +129,6 @@ class Store:
     async def set_message_id(self, prediction_id: int, message_id: str) -> bool:
         sql = "UPDATE predictions SET message_id = ? WHERE id = ?"
         return await self._change(sql, (message_id, prediction_id)) == 1
-
-    async def get_prediction(self, prediction_id: int) -> StoredPrediction | None:
-        rows = await self._fetch("SELECT * FROM predictions WHERE id = ?", (prediction_id,))
-        return decode_prediction(rows[0]) if rows else None
 
     async def prediction_by_message(self, platform: str, message_id: str) -> StoredPrediction | None:
         rows = await self._fetch(
@@ -212,12 +187,6 @@ class Store:
             )
         return changed == 1
 
-    async def votes_for(self, prediction_id: int) -> list[Vote]:
-        rows = await self._fetch(
-            "SELECT * FROM votes WHERE prediction_id = ? ORDER BY created, voter_id", (prediction_id,)
-        )
-        return [decode_vote(row) for row in rows]
-
     async def count_votes_since(self, timestamp: float) -> int:
         """Votes cast or changed at or after `timestamp` (unix seconds)."""
         rows = await self._fetch("SELECT COUNT(*) FROM votes WHERE created >= ?", (timestamp,))
@@ -271,89 +240,18 @@ class Store:
         predictions, votes, voters = counts[0]
         return Stats(predictions, votes, voters, decode_run(last[0]) if last else None)
 
-    async def feedback_rows(self, include_spotify: bool) -> list[FeedbackRow]:
-        """Voted predictions with their features and votes, oldest first.
-
-        Spotify covers may already be in the training set, so the caller can leave them out.
-        """
-        where = "EXISTS (SELECT 1 FROM votes WHERE votes.prediction_id = p.id)"
-        if not include_spotify:
-            where += " AND p.source_kind != 'spotify'"
+    async def voted_covers(self) -> list[VotedCover]:
+        """Every voted image with its predictions and pooled ballot, oldest cover first."""
         async with self._transaction("DEFERRED"):
-            predictions = await self._rows(f"SELECT * FROM predictions p WHERE {where} ORDER BY p.id")
-            votes = await self._rows(
-                f"SELECT v.* FROM votes v JOIN predictions p ON p.id = v.prediction_id WHERE {where} "
-                "ORDER BY v.prediction_id, v.created, v.voter_id"
+            predictions = await self._rows(
+                "SELECT id, image_sha256, model_version, top_genre FROM predictions p "
+                "WHERE EXISTS (SELECT 1 FROM votes v WHERE v.prediction_id = p.id) ORDER BY id"
             )
-        by_prediction: dict[int, list[Vote]] = {}
-        for row in votes:
-            by_prediction.setdefault(row["prediction_id"], []).append(decode_vote(row))
-        return [_feedback_row(row, by_prediction.get(row["id"], [])) for row in predictions]
-
-    # -- model versions -------------------------------------------------------------------------
-
-    async def record_model_version(
-        self, version: str, metrics: dict[str, Any], path: str | None = None, promoted: bool = False
-    ) -> None:
-        """Insert or update a model version; its `created` time is kept from the first record."""
-        await self._change(
-            runs.UPSERT_MODEL_VERSION, (version, self._clock(), json.dumps(metrics), int(promoted), path)
-        )
-
-    async def list_model_versions(self) -> list[ModelVersion]:
-        rows = await self._fetch("SELECT * FROM model_versions ORDER BY created, version")
-        return [decode_model_version(row) for row in rows]
-
-    # -- retraining -----------------------------------------------------------------------------
-
-    async def try_start_retrain(
-        self, trigger: Trigger, pid: int, stale_after: float = RETRAIN_STALE_AFTER_S
-    ) -> int | None:
-        """Start a retrain run and return its id, or None while another live run holds the lock.
-
-        A running run whose process is gone, or whose heartbeat is older than `stale_after`
-        seconds, is marked 'crashed' and the lock passes to the caller. The SQL and the rule are
-        shared with the retrain job in `training.runs`.
-        """
-        now = self._clock()
-        async with self._transaction():
-            running = await self._rows(runs.SELECT_RUNNING)
-            for run in map(decode_run, running):
-                reason = runs.why_dead(run.pid, run.heartbeat, now, stale_after, self._is_alive)
-                if reason is None:
-                    return None
-                await self._conn.execute(runs.MARK_CRASHED, (now, runs.crashed_summary(reason), run.id))
-            rows = await self._rows(runs.INSERT_RUNNING, (now, trigger, pid, now))
-            return rows[0]["id"]
-
-    async def heartbeat(self, run_id: int) -> bool:
-        """Refresh a running run's heartbeat; False if it is no longer running (e.g. recovered as crashed)."""
-        return await self._change(runs.HEARTBEAT, (self._clock(), run_id)) == 1
-
-    async def finish_retrain(
-        self, run_id: int, status: RunStatus, summary: dict[str, Any] | None = None
-    ) -> bool:
-        """Close a running run as promoted, rejected or failed; False if it was not running any more."""
-        runs.check_final(status)
-        changed = await self._change(
-            runs.FINISH, (status, self._clock(), None if summary is None else json.dumps(summary), run_id)
-        )
-        return changed == 1
-
-    async def get_retrain_run(self, run_id: int) -> RetrainRun | None:
-        rows = await self._fetch("SELECT * FROM retrain_runs WHERE id = ?", (run_id,))
-        return decode_run(rows[0]) if rows else None
-
-
-def _feedback_row(row: sqlite3.Row, votes: list[Vote]) -> FeedbackRow:
-    return FeedbackRow(
-        prediction_id=row["id"],
-        created=row["created"],
-        source_kind=row["source_kind"],
-        source_ref=row["source_ref"],
-        image_sha256=row["image_sha256"],
-        model_version=row["model_version"],
-        top_genre=row["top_genre"],
-        features=decode_features(row["features"]),
-        votes=votes,
-    )
+            votes = await self._rows(VOTES_SQL)
+        ballots = pooled_votes({row["id"]: row["image_sha256"] for row in predictions}, votes)
+        covers: dict[str, VotedCover] = {}
+        for row in predictions:
+            sha = row["image_sha256"]
+            cover = covers.setdefault(sha, VotedCover(sha, [], ballots.get(sha, [])))
+            cover.predictions.append((row["model_version"], row["top_genre"]))
+        return list(covers.values())

@@ -1,11 +1,11 @@
-"""People's votes as training rows, read straight from the bot's SQLite file (read-only).
+"""People's votes as training rows, for the retrain job: read-only stdlib sqlite3 on the bot's file.
 
-The contract is the schema in bot/migrations (this package never imports `bot`): `predictions`
-holds each answered cover with its feature vector (float16 little-endian blob) and tags (JSON
-[[tag, score], ...]); `votes` holds one row per prediction and voter, the label a genre name.
+`predictions` holds each answered cover with its feature vector (`records.FEATURE_DTYPE` blob) and
+tags (JSON [[tag, score], ...]); `votes` holds one row per prediction and voter.
 
 One cover, one row: predictions of the same image (same `image_sha256`) are pooled, each voter
-counting once (their latest vote). The label comes from `training.labels.label_from_votes`
+counting once (their latest vote; `labels.pool_votes`, as /stats does). The label comes from
+`labels.label_from_votes`
 (min votes, admin weight, strict plurality); votes for genres the model does not know are
 suggestions, counted and reported but never labels.
 
@@ -32,9 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from training.labels import Vote, label_from_votes, suggestions
+from feedback.labels import label_from_votes, suggestions
+from feedback.records import FEATURE_DTYPE, VOTES_SQL, decode_features, pooled_votes
 
-FEATURE_DTYPE = np.dtype("<f2")
 HELD_OUT_SHARE = 0.2
 _SALT = b"sleeve-feedback-holdout:"
 
@@ -119,10 +119,7 @@ def load_feedback(
             "FROM predictions p "
             "WHERE EXISTS (SELECT 1 FROM votes v WHERE v.prediction_id = p.id) ORDER BY id"
         ).fetchall()
-        votes = conn.execute(
-            "SELECT v.prediction_id, v.voter_id, v.label, v.is_admin, v.created, p.platform "
-            "FROM votes v JOIN predictions p ON p.id = v.prediction_id ORDER BY v.created, v.prediction_id"
-        ).fetchall()
+        votes = conn.execute(VOTES_SQL).fetchall()
         conn.execute("COMMIT")
     finally:
         conn.close()
@@ -135,16 +132,9 @@ def build_feedback(predictions, votes, genres: list[str], dim: int, *, include_s
     known = set(genres)
     # Each cover's predictions (newest last) and its voters' latest votes.
     covers: dict[str, list] = {}
-    cover_of: dict[int, str] = {}
     for row in predictions:
         covers.setdefault(row["image_sha256"], []).append(row)
-        cover_of[row["id"]] = row["image_sha256"]
-    ballots: dict[str, dict[tuple[str, str], Vote]] = {}
-    for row in votes:  # ordered by time: a later vote replaces the same voter's earlier one
-        sha = cover_of.get(row["prediction_id"])
-        if sha is not None:
-            vote = Vote(row["voter_id"], row["label"], bool(row["is_admin"]), row["created"])
-            ballots.setdefault(sha, {})[(row["platform"], row["voter_id"])] = vote
+    ballots = pooled_votes({row["id"]: row["image_sha256"] for row in predictions}, votes)
 
     counts = FeedbackCounts(voted_covers=len(covers))
     suggested: Counter[str] = Counter()
@@ -155,7 +145,7 @@ def build_feedback(predictions, votes, genres: list[str], dim: int, *, include_s
         if not include_spotify and any(_from_spotify(row) for row in rows):
             counts.spotify_excluded += 1
             continue
-        cover_votes = list(ballots.get(sha, {}).values())
+        cover_votes = ballots.get(sha, [])
         suggested.update(suggestions(cover_votes, known))
         newest = rows[-1]
         blob = newest["features"]
@@ -167,7 +157,7 @@ def build_feedback(predictions, votes, genres: list[str], dim: int, *, include_s
             counts.unlabelled += 1
             continue
         fingerprint.update(f"{sha}\t{label}\n".encode())
-        vector = np.frombuffer(blob, dtype=FEATURE_DTYPE).astype(np.float32)
+        vector = decode_features(blob)
         sets[is_held_out(sha, held_out_share)].add(vector, label, newest["id"], sha, _tags(newest["tags"]))
     counts.suggestions = dict(suggested.most_common())
     counts.suggestion_votes = sum(suggested.values())
@@ -198,14 +188,9 @@ class _Builder:
         return FeedbackSet(np.stack(self.vectors), self.labels, self.ids, self.shas, self.tags)
 
 
-def _from_spotify(row) -> bool:
+def _from_spotify(row: sqlite3.Row) -> bool:
     """This prediction came from Spotify, or any prediction of the same image did (`from_spotify`)."""
-    if row["source_kind"] == "spotify":
-        return True
-    try:
-        return bool(row["from_spotify"])
-    except (IndexError, KeyError):  # rows without the column: only their own source counts
-        return False
+    return row["source_kind"] == "spotify" or bool(row["from_spotify"])
 
 
 def _tags(text: str) -> dict[str, float]:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from training.labels import Vote
+from feedback.labels import Vote, pool_votes
 
 if TYPE_CHECKING:
     from models.prediction import Prediction
@@ -20,6 +20,12 @@ RunStatus = Literal["running", "promoted", "rejected", "failed", "crashed"]
 Trigger = Literal["manual", "periodic", "cli"]
 
 FEATURE_DTYPE = np.dtype("<f2")  # float16 little-endian halves the blob; plenty for retraining
+
+# Every vote with its voter's platform, oldest first: what `labels.pool_votes` pools by cover.
+VOTES_SQL = (
+    "SELECT v.prediction_id, v.voter_id, v.label, v.is_admin, v.created, p.platform "
+    "FROM votes v JOIN predictions p ON p.id = v.prediction_id ORDER BY v.created, v.prediction_id"
+)
 
 
 @dataclass(frozen=True)
@@ -97,18 +103,16 @@ class StoredPrediction:
 
 
 @dataclass(frozen=True)
-class FeedbackRow:
-    """A voted prediction, as retraining needs it."""
+class VotedCover:
+    """One voted image: its predictions (oldest first) and its pooled ballot (`labels.pool_votes`)."""
 
-    prediction_id: int
-    created: float
-    source_kind: SourceKind
-    source_ref: str
     image_sha256: str
-    model_version: str
-    top_genre: str
-    features: np.ndarray = field(repr=False, compare=False)
-    votes: list[Vote] = field(default_factory=list)
+    predictions: list[tuple[str, str]]  # (model_version, top_genre)
+    votes: list[Vote]
+
+    def top_genre_by(self, model_version: str) -> str | None:
+        """The top genre of this model version's latest prediction of the cover; None if it made none."""
+        return next((top for version, top in reversed(self.predictions) if version == model_version), None)
 
 
 @dataclass(frozen=True)
@@ -121,15 +125,6 @@ class RetrainRun:
     summary: dict[str, Any] | None
     pid: int
     heartbeat: float
-
-
-@dataclass(frozen=True)
-class ModelVersion:
-    version: str
-    created: float
-    metrics: dict[str, Any]
-    promoted: bool
-    path: str | None
 
 
 @dataclass(frozen=True)
@@ -195,6 +190,11 @@ def decode_vote(row: sqlite3.Row) -> Vote:
     )
 
 
+def pooled_votes(cover_of: dict[int, str], rows: list[sqlite3.Row]) -> dict[str, list[Vote]]:
+    """`VOTES_SQL` rows pooled by cover."""
+    return pool_votes(cover_of, ((row["prediction_id"], row["platform"], decode_vote(row)) for row in rows))
+
+
 def decode_run(row: sqlite3.Row) -> RetrainRun:
     return RetrainRun(
         id=row["id"],
@@ -205,14 +205,4 @@ def decode_run(row: sqlite3.Row) -> RetrainRun:
         summary=None if row["summary"] is None else json.loads(row["summary"]),
         pid=row["pid"],
         heartbeat=row["heartbeat"],
-    )
-
-
-def decode_model_version(row: sqlite3.Row) -> ModelVersion:
-    return ModelVersion(
-        version=row["version"],
-        created=row["created"],
-        metrics=json.loads(row["metrics"]),
-        promoted=bool(row["promoted"]),
-        path=row["path"],
     )

@@ -1,4 +1,4 @@
-"""Versioned schema migrations: numbered SQL files in `bot/migrations/`, applied once each, in order."""
+"""Versioned schema migrations: numbered SQL files in `feedback/migrations/`, applied once each, in order."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class Migration:
     sql: str
 
 
-def load_migrations(package: str = "bot", folder: str = "migrations") -> list[Migration]:
+def load_migrations(package: str = "feedback", folder: str = "migrations") -> list[Migration]:
     """The migration files shipped with `package`, by version."""
     found: dict[int, Migration] = {}
     for entry in resources.files(package).joinpath(folder).iterdir():

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.store import Store
+from feedback.store import Store
 from tests.training.conftest import Item, fake_sha, fill_db
-from training.feedback import is_held_out, load_feedback
+from feedback.reader import is_held_out, load_feedback
 
 GENRES = ["Country", "Electronic", "HipHop", "Pop", "Rock"]
 DIM = 24
@@ -143,7 +143,7 @@ def test_read_only_and_never_creates_a_database(db, tmp_path):
         load(tmp_path / "missing.db")
     assert not (tmp_path / "missing.db").exists()
     fill_db(db, [item(1, "Rock")])
-    from training.feedback import connect_read_only
+    from feedback.reader import connect_read_only
 
     conn = connect_read_only(db)
     with pytest.raises(sqlite3.OperationalError, match="readonly"):

@@ -8,9 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bot.store import PredictionRecord, Store, default_path
-from bot.store.migrate import Migration, load_migrations, split_statements
-from training.labels import CONFIRM
+from feedback import lock
+from feedback.labels import CONFIRM
+from feedback.migrate import Migration, load_migrations, split_statements
+from feedback.records import PredictionRecord
+from feedback.store import Store, default_path
+from tests.feedback.helpers import applied_migrations, get_prediction, pragma, votes_for
 
 T0 = 1_700_000_000.0
 DAY = 86_400.0
@@ -69,12 +72,12 @@ def table_count(path: Path, table: str) -> int:
 
 async def test_migrations_apply_once_and_are_recorded(db_path: Path, clock: Clock):
     store = await Store.open(db_path, clock=clock)
-    assert await store.applied_migrations() == [(1, "initial")]
+    assert await applied_migrations(store) == [(1, "initial")]
     await store.close()
 
     clock.now += 60
     store = await Store.open(db_path, clock=clock)  # re-open: nothing to apply
-    assert await store.applied_migrations() == [(1, "initial")]
+    assert await applied_migrations(store) == [(1, "initial")]
     await store.close()
     with sqlite3.connect(db_path) as conn:
         ledger = conn.execute("SELECT version, name, applied FROM schema_migrations").fetchall()
@@ -85,7 +88,7 @@ async def test_later_migration_applied_on_reopen(db_path: Path, clock: Clock):
     await (await Store.open(db_path, clock=clock)).close()
     extra = Migration(2, "notes", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);")
     store = await Store.open(db_path, clock=clock, migrations=[*load_migrations(), extra])
-    assert await store.applied_migrations() == [(1, "initial"), (2, "notes")]
+    assert await applied_migrations(store) == [(1, "initial"), (2, "notes")]
     await store.close()
     assert table_count(db_path, "notes") == 0
 
@@ -100,10 +103,10 @@ async def test_failed_migration_rolls_back_and_is_not_recorded(db_path: Path, cl
 
 
 async def test_pragmas(store: Store):
-    assert await store.pragma("journal_mode") == "wal"
-    assert await store.pragma("foreign_keys") == 1
-    assert await store.pragma("synchronous") == 1  # NORMAL
-    assert await store.pragma("busy_timeout") == 5000
+    assert await pragma(store, "journal_mode") == "wal"
+    assert await pragma(store, "foreign_keys") == 1
+    assert await pragma(store, "synchronous") == 1  # NORMAL
+    assert await pragma(store, "busy_timeout") == 5000
 
 
 def test_split_statements_keeps_semicolons_in_strings_comments_and_triggers():
@@ -129,7 +132,7 @@ def test_split_statements_rejects_an_unfinished_statement():
 async def test_prediction_round_trip(store: Store):
     rec = record()
     pid = await store.record_prediction(rec)
-    got = await store.get_prediction(pid)
+    got = await get_prediction(store, pid)
 
     assert got is not None
     assert (got.id, got.created, got.platform, got.top_genre) == (pid, T0, "discord", "rock")
@@ -143,7 +146,7 @@ async def test_prediction_round_trip(store: Store):
     assert got.tags == rec.tags
     assert got.features.dtype == np.float32
     np.testing.assert_array_equal(got.features, rec.features.astype(np.float16).astype(np.float32))
-    assert await store.get_prediction(pid + 1) is None
+    assert await get_prediction(store, pid + 1) is None
 
 
 async def test_features_blob_is_float16_little_endian(store: Store, db_path: Path):
@@ -178,12 +181,12 @@ async def test_vote_latest_wins_and_retract(store: Store, clock: Clock):
     clock.now += 10
     assert await store.vote(pid, "bob", "pop", is_admin=True) == "pop"
 
-    [vote] = await store.votes_for(pid)
+    [vote] = await votes_for(store, pid)
     assert (vote.voter_id, vote.label, vote.is_admin, vote.created) == ("bob", "pop", True, T0 + 10)
 
     assert await store.retract(pid, "bob")
     assert not await store.retract(pid, "bob")
-    assert await store.votes_for(pid) == []
+    assert await votes_for(store, pid) == []
 
 
 async def test_retract_with_a_label_leaves_a_newer_vote(store: Store):
@@ -191,9 +194,9 @@ async def test_retract_with_a_label_leaves_a_newer_vote(store: Store):
     await store.vote(pid, "bob", "jazz")
     await store.vote(pid, "bob", "pop")
     assert not await store.retract(pid, "bob", "jazz")  # an older choice taken back
-    assert [v.label for v in await store.votes_for(pid)] == ["pop"]
+    assert [v.label for v in await votes_for(store, pid)] == ["pop"]
     assert await store.retract(pid, "bob", "pop")
-    assert await store.votes_for(pid) == []
+    assert await votes_for(store, pid) == []
 
 
 async def test_retract_confirm_means_the_top_genre(store: Store):
@@ -202,13 +205,13 @@ async def test_retract_confirm_means_the_top_genre(store: Store):
     await store.vote(pid, "carol", "jazz")
     assert not await store.retract(pid, "carol", CONFIRM)
     assert await store.retract(pid, "bob", CONFIRM)
-    assert [v.voter_id for v in await store.votes_for(pid)] == ["carol"]
+    assert [v.voter_id for v in await votes_for(store, pid)] == ["carol"]
 
 
 async def test_confirm_is_stored_as_top_genre(store: Store):
     pid = await store.record_prediction(record())
     assert await store.vote(pid, "bob", CONFIRM) == "rock"
-    assert [v.label for v in await store.votes_for(pid)] == ["rock"]
+    assert [v.label for v in await votes_for(store, pid)] == ["rock"]
 
 
 async def test_vote_on_missing_prediction_is_ignored(store: Store):
@@ -242,9 +245,9 @@ async def test_forget_user(store: Store):
 
     assert await store.forget_user("discord", "alice") == (2, 1)
 
-    assert await store.get_prediction(mine) is None
-    assert [v.voter_id for v in await store.votes_for(theirs)] == ["bob"]
-    assert [v.voter_id for v in await store.votes_for(elsewhere)] == ["alice"]
+    assert await get_prediction(store, mine) is None
+    assert [v.voter_id for v in await votes_for(store, theirs)] == ["bob"]
+    assert [v.voter_id for v in await votes_for(store, elsewhere)] == ["alice"]
     assert await store.forget_user("discord", "alice") == (0, 0)
 
 
@@ -256,33 +259,36 @@ async def test_prune_keeps_voted_predictions_by_default(store: Store, clock: Clo
     recent = await store.record_prediction(record())
 
     assert await store.prune(older_than_days=7) == 1
-    assert await store.get_prediction(old_unvoted) is None
-    assert await store.get_prediction(old_voted) is not None
+    assert await get_prediction(store, old_unvoted) is None
+    assert await get_prediction(store, old_voted) is not None
 
     assert await store.prune(older_than_days=7, keep_voted=False) == 1
-    assert await store.get_prediction(old_voted) is None
-    assert await store.get_prediction(recent) is not None
+    assert await get_prediction(store, old_voted) is None
+    assert await get_prediction(store, recent) is not None
 
 
 # -- reporting and training -------------------------------------------------------------------
 
 
-async def test_feedback_rows_include_or_exclude_spotify(store: Store):
-    upload = await store.record_prediction(record(source_kind="upload"))
-    spotify = await store.record_prediction(record(source_kind="spotify", source_ref="spotify:album:x"))
-    await store.record_prediction(record())  # no votes: never feedback
-    await store.vote(upload, "a", "jazz")
-    await store.vote(upload, "b", "rock", is_admin=True)
-    await store.vote(spotify, "a", "pop")
+async def test_voted_covers_pool_predictions_of_one_image_and_count_each_voter_once(store: Store, clock: Clock):
+    first = await store.record_prediction(record(image_sha256="aa" * 32, model_version="v1"))
+    again = await store.record_prediction(record(image_sha256="aa" * 32, model_version="v2",
+                                                 probabilities={"jazz": 0.7, "rock": 0.3}))
+    other = await store.record_prediction(record(image_sha256="bb" * 32))
+    await store.record_prediction(record(image_sha256="cc" * 32))  # no votes: never feedback
+    await store.vote(first, "a", "rock")
+    clock.now += 1
+    await store.vote(again, "a", "jazz")  # the same voter on the same image: the latest vote counts
+    await store.vote(again, "b", "pop", is_admin=True)
+    await store.vote(other, "a", "pop")
 
-    rows = await store.feedback_rows(include_spotify=True)
-    assert [r.prediction_id for r in rows] == [upload, spotify]
-    ballot = [(v.voter_id, v.label, v.is_admin) for v in rows[0].votes]
-    assert ballot == [("a", "jazz", False), ("b", "rock", True)]
-    assert rows[0].features.shape == (16,) and rows[0].top_genre == "rock"
-
-    rows = await store.feedback_rows(include_spotify=False)
-    assert [r.prediction_id for r in rows] == [upload]
+    covers = await store.voted_covers()
+    assert [c.image_sha256 for c in covers] == ["aa" * 32, "bb" * 32]
+    assert sorted((v.voter_id, v.label, v.is_admin) for v in covers[0].votes) == [
+        ("a", "jazz", False), ("b", "pop", True)]
+    assert covers[0].predictions == [("v1", "rock"), ("v2", "jazz")]
+    assert (covers[0].top_genre_by("v1"), covers[0].top_genre_by("v2"), covers[0].top_genre_by("v3")) == (
+        "rock", "jazz", None)
 
 
 async def test_stats(store: Store):
@@ -298,22 +304,10 @@ async def test_stats(store: Store):
     stats = await store.stats(model_version="v2")
     assert (stats.predictions, stats.votes, stats.voters) == (2, 1, 1)
 
-    run = await store.try_start_retrain("manual", pid=1)
+    conn = lock.connect(store.path)
+    run = lock.try_start(conn, "manual", 1, T0)
+    conn.close()
     assert (await store.stats()).last_retrain.id == run
-
-
-async def test_model_versions(store: Store, clock: Clock):
-    await store.record_model_version("v1", {"top1": 0.5}, path="models/v1", promoted=True)
-    clock.now += 10
-    await store.record_model_version("v2", {"top1": 0.55}, path="models/v2")
-    clock.now += 10
-    await store.record_model_version("v2", {"top1": 0.56}, path="models/v2", promoted=True)
-
-    versions = await store.list_model_versions()
-    assert [(v.version, v.created, v.metrics, v.promoted, v.path) for v in versions] == [
-        ("v1", T0, {"top1": 0.5}, True, "models/v1"),
-        ("v2", T0 + 10, {"top1": 0.56}, True, "models/v2"),
-    ]
 
 
 # -- concurrency ------------------------------------------------------------------------------
@@ -323,7 +317,7 @@ async def test_thousand_concurrent_voters_are_stored_exactly_once(store: Store, 
     pid = await store.record_prediction(record())
     labels = await asyncio.gather(*(store.vote(pid, f"user{i}", "jazz") for i in range(1000)))
     assert labels == ["jazz"] * 1000
-    assert len(await store.votes_for(pid)) == 1000
+    assert len(await votes_for(store, pid)) == 1000
     assert table_count(db_path, "votes") == 1000
 
 
@@ -331,7 +325,7 @@ async def test_one_voter_voting_concurrently_leaves_one_row(store: Store):
     pid = await store.record_prediction(record())
     genres = ["rock", "jazz", "pop"]
     await asyncio.gather(*(store.vote(pid, "bob", genres[i % 3]) for i in range(1000)))
-    votes = await store.votes_for(pid)
+    votes = await votes_for(store, pid)
     assert len(votes) == 1 and votes[0].label in genres
 
 
@@ -352,83 +346,13 @@ async def test_second_store_reads_while_first_writes(db_path: Path, clock: Clock
         await bot.vote(pid, "a", "jazz")
         async with bot._transaction():  # the bot is mid-write: WAL still lets others read
             await bot._conn.execute("INSERT INTO votes VALUES (?, 'b', 'pop', 0, 0)", (pid,))
-            rows = await asyncio.wait_for(retrainer.feedback_rows(include_spotify=True), timeout=2)
-            assert [v.voter_id for v in rows[0].votes] == ["a"]
-        rows = await retrainer.feedback_rows(include_spotify=True)
-        assert sorted(v.voter_id for v in rows[0].votes) == ["a", "b"]
+            covers = await asyncio.wait_for(retrainer.voted_covers(), timeout=2)
+            assert [v.voter_id for v in covers[0].votes] == ["a"]
+        covers = await retrainer.voted_covers()
+        assert sorted(v.voter_id for v in covers[0].votes) == ["a", "b"]
     finally:
         await bot.close()
         await retrainer.close()
-
-
-# -- retrain lock -----------------------------------------------------------------------------
-
-
-async def test_retrain_lock_refuses_a_second_run(store: Store, clock: Clock):
-    run = await store.try_start_retrain("manual", pid=1)
-    assert run is not None
-    assert await store.try_start_retrain("periodic", pid=1) is None
-
-    clock.now += 60
-    assert await store.heartbeat(run)
-    assert (await store.get_retrain_run(run)).heartbeat == T0 + 60
-    assert await store.finish_retrain(run, "promoted", {"top1": 0.6})
-    finished = await store.get_retrain_run(run)
-    assert (finished.status, finished.finished, finished.summary) == ("promoted", T0 + 60, {"top1": 0.6})
-
-    assert not await store.finish_retrain(run, "failed")
-    assert await store.try_start_retrain("cli", pid=1) is not None
-
-
-async def test_database_allows_one_running_run(store: Store, db_path: Path):
-    await store.try_start_retrain("manual", pid=1)
-    with sqlite3.connect(db_path) as conn, pytest.raises(sqlite3.IntegrityError):
-        conn.execute(
-            "INSERT INTO retrain_runs (started, status, trigger, pid, heartbeat) "
-            "VALUES (0, 'running', 'cli', 2, 0)"
-        )
-
-
-async def test_stale_heartbeat_is_recovered(store: Store, clock: Clock):
-    run = await store.try_start_retrain("periodic", pid=1)  # pid 1 is always alive
-    clock.now += 14 * 60
-    assert await store.try_start_retrain("manual", pid=1) is None
-    clock.now += 2 * 60
-    new = await store.try_start_retrain("manual", pid=1)
-    assert new not in (None, run)
-
-    crashed = await store.get_retrain_run(run)
-    assert crashed.status == "crashed" and crashed.finished == T0 + 16 * 60
-    assert "heartbeat" in crashed.summary["recovered"]
-    assert not await store.heartbeat(run)  # the old process learns it lost the lock
-    assert not await store.finish_retrain(run, "promoted")
-
-
-async def test_dead_process_lock_is_recovered(store: Store):
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    child.wait()
-    run = await store.try_start_retrain("cli", pid=child.pid)
-    new = await store.try_start_retrain("manual", pid=1)
-    assert new is not None
-    assert (await store.get_retrain_run(run)).status == "crashed"
-
-
-async def test_dead_process_check_is_injectable(db_path: Path, clock: Clock):
-    alive = {10}
-    store = await Store.open(db_path, clock=clock, is_alive=lambda pid: pid in alive)
-    try:
-        await store.try_start_retrain("cli", pid=10)
-        assert await store.try_start_retrain("cli", pid=11) is None
-        alive.clear()
-        assert await store.try_start_retrain("cli", pid=11) is not None
-    finally:
-        await store.close()
-
-
-async def test_finish_retrain_rejects_non_final_status(store: Store):
-    run = await store.try_start_retrain("manual", pid=1)
-    with pytest.raises(ValueError):
-        await store.finish_retrain(run, "running")
 
 
 def test_record_needs_probabilities():

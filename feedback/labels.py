@@ -1,7 +1,9 @@
 """From people's votes to training labels, and live accuracy. Pure functions, no I/O.
 
-Retraining (`training.retrain`) and the bot (`bot.store`, `bot.service`) both use it; it lives in
-`training` because `training` must not import `bot` (`bot.labels` re-exports it).
+One cover, one ballot: predictions of the same image (same `image_sha256`) are pooled, and each
+voter (platform and id) counts once, with their latest vote (`pool_votes`). Retraining
+(`feedback.reader`) and /stats' live accuracy (`feedback.store.Store.voted_covers`) both read
+votes this way, so a cover posted twice is one sample in both.
 
 A vote's label is a genre name. The ✅ reaction ("the top guess is right") is sent to the
 store as `CONFIRM`, which resolves it to the prediction's top genre at vote time, so every
@@ -14,7 +16,7 @@ never becomes a training label and never counts towards one.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 CONFIRM = "__top__"
@@ -25,6 +27,7 @@ __all__ = [
     "Vote",
     "label_from_votes",
     "live_accuracy",
+    "pool_votes",
     "suggestions",
     "weighted_tally",
 ]
@@ -36,6 +39,19 @@ class Vote:
     label: str
     is_admin: bool = False
     created: float = 0.0  # unix seconds of the voter's latest vote
+
+
+def pool_votes(cover_of: Mapping[int, str], votes: Iterable[tuple[int, str, Vote]]) -> dict[str, list[Vote]]:
+    """Each cover's ballot: one vote per voter, their latest, on any prediction of that cover.
+
+    `cover_of` maps prediction id -> image_sha256; `votes` are (prediction id, platform, vote).
+    """
+    latest: dict[str, dict[tuple[str, str], Vote]] = {}
+    for prediction_id, platform, vote in sorted(votes, key=lambda v: (v[2].created, v[0])):
+        sha = cover_of.get(prediction_id)
+        if sha is not None:
+            latest.setdefault(sha, {})[(platform, vote.voter_id)] = vote
+    return {sha: list(ballot.values()) for sha, ballot in latest.items()}
 
 
 def weighted_tally(votes: Iterable[Vote], known_genres: set[str], admin_weight: float = 1.0) -> Counter[str]:

@@ -1,6 +1,6 @@
 from collections import Counter
 
-from training.labels import (
+from feedback.labels import (
     LiveAccuracy,
     Vote,
     label_from_votes,
