@@ -5,8 +5,8 @@
 1. Retrain: the full committed base set plus N synthetic voted covers (noisy copies of base covers,
    labelled with their genre) in a Store-made database; the shipped model is the champion. Reports
    the whole `retrain()` call (lock, read, fit, evaluate both models, write, switch, prune) and the
-   feedback read on its own. It runs with tolerance 1 so the write path is timed too, and reports
-   what the default tolerance (0.01) would have decided. Target: 30 s for 10,000 covers.
+   feedback read on its own. It runs with alpha 0 (every challenger promoted) so the write path is
+   timed too, and reports the paired test's p-value, which decides at the default alpha (0.05). Target: 30 s for 10,000 covers.
    The time is the classifier's fit, mostly: it depends on the recipe the served model names.
 2. Votes: N concurrent `Store.vote` calls (asyncio.gather on one Store, as the bot makes them),
    each a distinct voter on one of N recorded predictions; votes per second.
@@ -30,11 +30,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from feedback.reader import load_feedback  # noqa: E402
 from feedback.records import PredictionRecord  # noqa: E402
 from feedback.store import Store, default_path  # noqa: E402
 from models import artifact as artifacts  # noqa: E402
-from feedback.reader import load_feedback  # noqa: E402
-from training.retrain import decide, retrain  # noqa: E402
+from training.promotion import ALPHA  # noqa: E402
+from training.retrain import retrain  # noqa: E402
 from training.train import GenreData  # noqa: E402
 
 TARGET_S = 30.0
@@ -69,14 +70,14 @@ def bench_retrain(n: int) -> dict:
         feedback = load_feedback(db, data.genres, data.vectors.shape[1])
         read_s = time.perf_counter() - started
         started = time.perf_counter()
-        result = retrain(db, data_dir, tolerance=1.0, progress=sys.stderr.isatty())
+        result = retrain(db, data_dir, alpha=0.0, progress=sys.stderr.isatty())
         total_s = time.perf_counter() - started
         recipe = result_recipe(data_dir, result)
     return {
         "feedback_covers": n,
-        "base_train": result.counts["base_train"],
-        "feedback_train": result.counts["feedback_train"],
-        "feedback_held_out": result.counts["feedback_held_out"],
+        "base_train": result.counts.base_train,
+        "feedback_train": result.counts.feedback_train,
+        "feedback_held_out": result.counts.feedback_held_out,
         "fill_db_s": round(fill_s, 2),
         "read_feedback_s": round(read_s, 3),
         "retrain_s": round(total_s, 2),
@@ -84,7 +85,9 @@ def bench_retrain(n: int) -> dict:
         "meets_target": total_s <= TARGET_S,
         "status": result.status,
         "recipe": recipe,
-        "default_tolerance_decision": "promote" if result.metrics and decide(result.metrics, 0.01)[0] else "reject",
+        "paired_p_value": None if result.paired is None else result.paired.p_value,
+        "default_alpha_decision": "reject" if result.paired and result.paired.p_value < ALPHA
+        and result.paired.champion_only > result.paired.challenger_only else "promote",
         "reason": result.reason,
         "rows_read": len(feedback.train) + len(feedback.held_out),
     }
@@ -126,8 +129,8 @@ def main() -> int:
         verdict = "meets" if r["meets_target"] else "MISSES"
         print(f"retrain: {r['base_train']} base + {r['feedback_train']} feedback covers "
               f"({r['feedback_held_out']} held out): {r['retrain_s']} s, {verdict} the {TARGET_S:.0f} s target "
-              f"(reading feedback {r['read_feedback_s']} s; {r['status']}; at tolerance 0.01: "
-              f"{r['default_tolerance_decision']}; recipe {r['recipe']})", file=sys.stderr)
+              f"(reading feedback {r['read_feedback_s']} s; {r['status']}; at alpha {ALPHA}: "
+              f"{r['default_alpha_decision']}; recipe {r['recipe']})", file=sys.stderr)
     if args.json:
         print(json.dumps(report))
     return 0

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from models.image import ImageError, load_image
@@ -24,11 +25,24 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+class FeatureSpecLike(Protocol):
+    @property
+    def spec(self) -> dict: ...
+
+
 class PredictorLike(Protocol):
-    """What the service needs from models.predictor.Predictor (tests pass stubs)."""
+    """What the bot uses of models.predictor.Predictor (tests pass stubs)."""
 
     @property
     def version(self) -> str: ...
+
+    @property
+    def path(self) -> Path | None: ...  # the model's folder; None for a model not loaded from one
+
+    @property
+    def extractor(self) -> FeatureSpecLike: ...  # its feature spec: what a model version must be made for
+
+    def reload(self, directory: Path) -> PredictorLike: ...  # another version, sharing the embedder
 
     @property
     def genres(self) -> list[str]: ...

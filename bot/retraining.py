@@ -2,7 +2,8 @@
 separate process (never in the event loop), then switch to a promoted model without a restart.
 
 The database's retrain lock refuses a second run from any process (another bot, cron); this module
-also refuses a second run from the same bot before spawning anything.
+also refuses a second run from the same bot before spawning anything. The job's result is parsed
+once, into `training.result.RetrainResult`; front ends render that type.
 
 Retraining manages the model registry in DATA_DIR/models. MODEL_DIR pins the served model to one
 folder, so with MODEL_DIR set /retrain is refused and neither the periodic retrain nor following
@@ -12,23 +13,35 @@ the registry runs.
 from __future__ import annotations
 
 import asyncio
-import inspect
-import json
 import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
+from bot.inference import PredictorLike
 from bot.settings import Settings
-from feedback.lock import EXIT_BUSY  # `python -m training retrain`: another retrain holds the lock
+from feedback.lock import (
+    EXIT_BUSY,  # `python -m training retrain`: another retrain holds the lock
+)
+from feedback.store import Store
+from training.result import RetrainResult
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[str], Awaitable[None] | None]
+Progress = Callable[[str], Awaitable[None]]
 PROGRESS_EVERY = 10.0  # seconds between "still training" notes
 CHECK_EVERY = 3600.0  # the periodic loop looks at the vote count this often (at most)
+
+
+class ModelHolder(Protocol):
+    """The served model and how to replace it (the service's inference pool)."""
+
+    @property
+    def predictor(self) -> PredictorLike: ...
+
+    def swap(self, predictor: PredictorLike) -> PredictorLike: ...
 
 
 class RetrainRefused(RuntimeError):
@@ -47,18 +60,16 @@ class RetrainFailed(RuntimeError):
         return str(self)
 
 
-def model_dir_refusal(model_dir: Any) -> str:
+def model_dir_refusal(model_dir: object) -> str:
     return (f"Retraining manages the models in DATA_DIR/models, but MODEL_DIR pins the served model to "
             f"{model_dir}. Unset MODEL_DIR to use /retrain.")
 
 
 class Retrainer:
-    def __init__(self, service: Any, settings: Settings, *, python: str = sys.executable,
-                 extra_args: tuple[str, ...] = ()):
-        self._service = service
+    def __init__(self, models: ModelHolder, settings: Settings, *, python: str = sys.executable):
+        self._models = models
         self._settings = settings
         self._python = python
-        self._extra_args = extra_args
         self._running = asyncio.Lock()
 
     @property
@@ -66,20 +77,19 @@ class Retrainer:
         return self._running.locked()
 
     def command(self, trigger: str = "manual") -> list[str]:
+        """`python -m training retrain` with every setting it needs as a flag (it reads no other settings)."""
         s = self._settings
         args = [self._python, "-m", "training", "retrain", "--json", "--no-progress", "--trigger", trigger,
-                "--data-dir", str(s.DATA_DIR), "--tolerance", str(s.RETRAIN_TOLERANCE),
+                "--data-dir", str(s.DATA_DIR), "--alpha", str(s.RETRAIN_ALPHA),
                 "--min-votes", str(s.MIN_VOTES), "--admin-weight", str(s.ADMIN_VOTE_WEIGHT),
                 "--keep", str(s.KEEP_MODEL_VERSIONS)]
         if s.RETRAIN_INCLUDE_SPOTIFY:
             args.append("--include-spotify")
-        return [*args, *self._extra_args]
+        return args
 
-    async def run(self, trigger: str = "manual", progress: Progress | None = None) -> dict:
-        """Retrain once; the result dict of `python -m training retrain --json`.
-
-        Raises RetrainRefused when a retrain is already running here or elsewhere.
-        """
+    async def run(self, trigger: str = "manual", progress: Progress | None = None) -> RetrainResult:
+        """Retrain once. Raises RetrainRefused when a retrain is already running here or elsewhere,
+        RetrainFailed when the job fails."""
         if self._settings.MODEL_DIR:
             raise RetrainRefused(model_dir_refusal(self._settings.MODEL_DIR))
         if self._running.locked():
@@ -98,12 +108,16 @@ class Retrainer:
             if process.returncode == EXIT_BUSY:
                 raise RetrainRefused("Another retrain is already running — try again when it has finished.")
             if process.returncode != 0:
-                log.error("retrain failed", extra={"code": process.returncode, "stderr": stderr.decode(errors="replace")[-2000:]})
+                log.error("retrain failed", extra={"code": process.returncode,
+                                                   "stderr": stderr.decode(errors="replace")[-2000:]})
                 raise RetrainFailed(await self._after_failure())
-            result = json.loads(stdout.decode())
-            result["trigger"] = trigger
-            if result.get("status") == "promoted":
-                await self._switch(result)
+            try:
+                result = RetrainResult.from_json(stdout)
+            except ValueError:
+                log.error("retrain printed no result", extra={"stdout": stdout.decode(errors="replace")[-2000:]})
+                raise RetrainFailed(await self._after_failure()) from None
+            if result.status == "promoted" and result.version:
+                await self._switch(result.version)
             return result
 
     async def _after_failure(self) -> str:
@@ -115,19 +129,21 @@ class Retrainer:
             return ("Retraining failed, and I could not check which model the registry serves now. "
                     "The log has the details.")
         if switched:
-            version = getattr(self._service.predictor, "version", None) or "the registry's current model"
-            return (f"Retraining failed after switching models; now serving {version}, as the registry says. "
-                    "The log has the details.")
+            return (f"Retraining failed after switching models; now serving {self._models.predictor.version}, "
+                    "as the registry says. The log has the details.")
         return "Retraining failed; the current model stays. The log has the details."
 
-    async def _switch(self, result: dict) -> None:
+    async def _switch(self, version: str) -> None:
         from models.registry import registry_root
 
-        directory = Path(registry_root(self._settings.DATA_DIR)) / result["version"]
-        predictor = await asyncio.to_thread(self._service.predictor.reload, directory)
-        self._service.swap_predictor(predictor)
+        directory = Path(registry_root(self._settings.DATA_DIR)) / version
+        self._swap(await asyncio.to_thread(self._models.predictor.reload, directory))
 
-    async def periodic(self, store: Any, *, interval_hours: float, min_new_votes: int,
+    def _swap(self, predictor: PredictorLike) -> None:
+        old = self._models.swap(predictor)
+        log.info("model swapped", extra={"old_version": old.version, "new_version": predictor.version})
+
+    async def periodic(self, store: Store, *, interval_hours: float, min_new_votes: int,
                        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         """Every interval, retrain when enough new votes arrived since the last run. Runs until cancelled."""
         if interval_hours <= 0:
@@ -148,21 +164,22 @@ class Retrainer:
     async def follow_registry(self) -> bool:
         """Serve the registry's current model if it changed behind our back (cron retrain, rollback).
 
-        Does nothing when MODEL_DIR is set: that folder is served, whatever the registry says.
+        The registry names it from its files alone; a model is loaded only when it changed. Does
+        nothing when MODEL_DIR is set: that folder is served, whatever the registry says.
         """
         from models.registry import resolve_model_dir
 
         if self._settings.MODEL_DIR:
             return False
-        predictor = self._service.predictor
+        predictor = self._models.predictor
         wanted = await asyncio.to_thread(
-            resolve_model_dir, self._settings.MODEL_DIR, self._settings.DATA_DIR, predictor.extractor.spec)
+            resolve_model_dir, None, self._settings.DATA_DIR, predictor.extractor.spec)
         if predictor.path is not None and Path(wanted).resolve() == Path(predictor.path).resolve():
             return False
-        self._service.swap_predictor(await asyncio.to_thread(predictor.reload, Path(wanted)))
+        self._swap(await asyncio.to_thread(predictor.reload, Path(wanted)))
         return True
 
-    async def maybe_retrain(self, store: Any, *, interval_hours: float, min_new_votes: int) -> dict | None:
+    async def maybe_retrain(self, store: Store, *, interval_hours: float, min_new_votes: int) -> RetrainResult | None:
         stats = await store.stats()
         last = stats.last_retrain
         since = last.started if last is not None else 0.0
@@ -176,8 +193,5 @@ class Retrainer:
 
 
 async def _say(progress: Progress | None, text: str) -> None:
-    if progress is None:
-        return
-    outcome = progress(text)
-    if inspect.isawaitable(outcome):
-        await outcome
+    if progress is not None:
+        await progress(text)

@@ -120,12 +120,12 @@ class Settings(BaseSettings):
     RETRAIN_INCLUDE_SPOTIFY: bool = Field(
         False, description="Also train on voted covers that came from Spotify links. Off by default: Spotify's Developer Policy forbids training ML models on Spotify content."
     )
-    RETRAIN_TOLERANCE: float = Field(
-        0.01,
+    RETRAIN_ALPHA: float = Field(
+        0.05,
         ge=0,
         le=1,
-        description="A retrained model replaces the current one unless its top-1 accuracy is lower by more "
-        "than this (0.01 = 1 point).",
+        description="A retrained model replaces the current one unless a paired test on the same covers "
+        "(McNemar, exact) finds it worse at this significance level.",
     )
     MIN_VOTES: int = Field(1, ge=1, description="Votes needed before a cover's label is used for training.")
     ADMIN_VOTE_WEIGHT: float = Field(1.0, gt=0, description="How many votes an admin's vote counts as.")

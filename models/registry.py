@@ -23,13 +23,16 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from models import artifact as artifacts
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CURRENT_FILE = "CURRENT"
 SHIPPED = "shipped"
@@ -105,36 +108,42 @@ class ModelRegistry:
 
         Raises ArtifactError only when even the shipped model cannot be loaded.
         """
+        name, path, loaded = self._choose(lambda path: _try_load(path, expected_spec))
+        return name, path, loaded if loaded is not None else artifacts.load(self.shipped_dir, expected_spec)
+
+    def current_dir(self, expected_spec: dict) -> Path:
+        """The served model's directory, from the files alone (nothing is unpickled): CURRENT if its
+        files are complete and its manifest names `expected_spec`, else an older such version, else
+        shipped. A version whose pickles are damaged passes here; `current` (which loads) skips it."""
+        def check(path: Path) -> tuple[Path | None, str | None]:
+            problem = _spec_problem(path, expected_spec)
+            return (None, problem) if problem else (path, None)
+
+        return self._choose(check)[1]
+
+    def _choose(self, attempt: Callable[[Path], tuple[T | None, str | None]]) -> tuple[str, Path, T | None]:
+        """CURRENT's version if `attempt` succeeds on it, else the newest older one it succeeds on, else
+        shipped (with None: the shipped model is the caller's to load)."""
         name = self.current_name()
         if name is None or name == SHIPPED:
-            return SHIPPED, self.shipped_dir, artifacts.load(self.shipped_dir, expected_spec)
+            return SHIPPED, self.shipped_dir, None
         if name == "":
             problem = "CURRENT is unreadable"
             older = list(reversed(self.versions()))
         else:
-            loaded, problem = _try_load(self.root / name, expected_spec)
-            if loaded is not None:
-                return name, self.root / name, loaded
+            value, problem = attempt(self.root / name)
+            if value is not None:
+                return name, self.root / name, value
             older = self._older_than(name)
         log.warning("model version %s cannot be served (%s); falling back to an older version", name or "?", problem)
         for info in older:
-            loaded, why = _try_load(info.path, expected_spec)
-            if loaded is not None:
+            value, why = attempt(info.path)
+            if value is not None:
                 log.warning("serving model version %s instead of %s", info.version, name or "?")
-                return info.version, info.path, loaded
+                return info.version, info.path, value
             log.warning("model version %s cannot be served either (%s)", info.version, why)
         log.warning("serving the shipped model %s instead of %s", self.shipped_dir, name or "?")
-        return SHIPPED, self.shipped_dir, artifacts.load(self.shipped_dir, expected_spec)
-
-    def current_dir(self, expected_spec: dict) -> Path:
-        """The served model's directory: CURRENT if it loads, else an older version that does, else shipped."""
-        name = self.current_name()
-        if name is None or name == SHIPPED:
-            return self.shipped_dir
-        try:
-            return self.current(expected_spec)[1]
-        except artifacts.ArtifactError:
-            return self.shipped_dir  # the caller's own load reports why
+        return SHIPPED, self.shipped_dir, None
 
     # -- changing ---------------------------------------------------------------------------------
 
@@ -244,10 +253,22 @@ class ModelRegistry:
 def resolve_model_dir(
     model_dir_override: str | os.PathLike[str] | None, data_dir: str | os.PathLike[str], expected_spec: dict
 ) -> Path:
-    """The model to serve: MODEL_DIR when set (used as is), else the registry's current, else shipped."""
+    """The model the bot serves, by its rule, without loading it: MODEL_DIR when set (used as is),
+    else DATA_DIR's registry's current version, else the shipped model."""
     if model_dir_override:
         return Path(model_dir_override)
     return ModelRegistry(registry_root(data_dir)).current_dir(expected_spec)
+
+
+def load_served(
+    model_dir_override: str | os.PathLike[str] | None, data_dir: str | os.PathLike[str], expected_spec: dict
+) -> tuple[Path, artifacts.Artifact]:
+    """The model `resolve_model_dir` names, loaded once; a registry version that fails to load falls
+    back as `ModelRegistry.current` does. MODEL_DIR's model is loaded as is (its errors are the operator's)."""
+    if model_dir_override:
+        return Path(model_dir_override), artifacts.load(Path(model_dir_override), expected_spec)
+    _, path, artifact = ModelRegistry(registry_root(data_dir)).current(expected_spec)
+    return path, artifact
 
 
 def _problem(path: Path) -> str | None:
@@ -263,6 +284,18 @@ def _problem(path: Path) -> str | None:
         return str(exc)
     if not isinstance(manifest, dict) or "genres" not in manifest or "feature_spec" not in manifest:
         return f"{path / artifacts.MANIFEST} lacks genres or feature_spec"
+    return None
+
+
+def _spec_problem(path: Path, expected_spec: dict) -> str | None:
+    """`_problem`, and whether the manifest was made for these features (as `artifacts.load` checks)."""
+    problem = _problem(path)
+    if problem is not None:
+        return problem
+    try:
+        artifacts.check_spec(artifacts.read_manifest(path)["feature_spec"], expected_spec, path)
+    except artifacts.ArtifactError as exc:
+        return str(exc)
     return None
 
 

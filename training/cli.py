@@ -9,8 +9,12 @@ import os
 import sys
 from pathlib import Path
 
-from models.genre import Recipe
 from feedback.lock import EXIT_BUSY
+from models.genre import Recipe
+from training.promotion import ALPHA
+
+MODEL_DIR_REFUSAL = ("MODEL_DIR pins the served model to {model_dir}, so a retrained model would never be served; "
+                     "unset MODEL_DIR to retrain")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,29 +53,35 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("evaluate", help="print metrics of a model on a labelled set")
     evaluate.add_argument("--labels", type=Path, required=True, help="labels CSV: file,genres[,popularity]")
     evaluate.add_argument("--images", type=Path, required=True, help="folder the CSV's file column is relative to")
-    evaluate.add_argument("--model", type=Path, help="artifact directory (default: the shipped model)")
+    data_dir = Path(_setting("DATA_DIR") or "data")
+    data_help = f"data folder (default: $DATA_DIR or ./data, now {data_dir})"
+    model_dir = _setting("MODEL_DIR") or None
+    model_help = ("artifact directory (default: the model the bot serves: $MODEL_DIR, else DATA_DIR's current "
+                  f"version, else the shipped model; MODEL_DIR now {model_dir or 'unset'})")
+    evaluate.add_argument("--model", type=Path, default=model_dir, help=model_help)
+    evaluate.add_argument("--data-dir", type=Path, default=data_dir, help=data_help)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
 
-    data_dir = Path(_setting("DATA_DIR") or "data")
     retrain = commands.add_parser(
-        "retrain", help="fold people's votes into the genre model; serve it only when it is not worse",
-        description="Defaults come from the environment or ./.env (DATA_DIR, RETRAIN_TOLERANCE, "
-                    "RETRAIN_INCLUDE_SPOTIFY, MIN_VOTES, ADMIN_VOTE_WEIGHT, KEEP_MODEL_VERSIONS), as the bot reads them.")
-    data_help = f"data folder (default: $DATA_DIR or ./data, now {data_dir})"
+        "retrain", help="fold people's votes into the genre model; serve it unless it is worse",
+        description="Retrains the model the bot serves (DATA_DIR's current version, else the shipped model). "
+                    "Only DATA_DIR and MODEL_DIR are read from the environment or ./.env, to find the data as the "
+                    "bot does; every other knob is a flag (the bot passes its settings as flags).")
     retrain.add_argument("--data-dir", type=Path, default=data_dir, help=data_help)
+    retrain.add_argument("--model-dir", type=Path, default=model_dir,
+                         help="MODEL_DIR: when set, the bot serves that folder and retraining is refused")
     retrain.add_argument("--db", type=Path, help="feedback database (default: DATA_DIR/sleeve.db)")
     retrain.add_argument("--dry-run", action="store_true", help="train and evaluate, but write nothing")
     retrain.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    retrain.add_argument("--tolerance", type=float,
-                         help="largest top-1 drop on the base validation split still promoted "
-                              "(default: $RETRAIN_TOLERANCE or 0.01)")
-    retrain.add_argument("--include-spotify", action="store_true", default=None,
-                         help="also train on covers that came from Spotify (default: $RETRAIN_INCLUDE_SPOTIFY or off; "
+    retrain.add_argument("--alpha", type=float, default=ALPHA,
+                         help="significance level of the paired test that rejects a worse challenger "
+                              f"(default {ALPHA}; 0: never significant, so every challenger is promoted)")
+    retrain.add_argument("--include-spotify", action="store_true",
+                         help="also train on covers that came from Spotify (default off; "
                               "Spotify's Developer Policy forbids training ML models on its content)")
-    retrain.add_argument("--min-votes", type=int, help="votes needed for a label (default: $MIN_VOTES or 1)")
-    retrain.add_argument("--admin-weight", type=float,
-                         help="weight of an admin's vote (default: $ADMIN_VOTE_WEIGHT or 1)")
-    retrain.add_argument("--keep", type=int, help="model versions kept on disk (default: $KEEP_MODEL_VERSIONS or 5)")
+    retrain.add_argument("--min-votes", type=int, default=1, help="votes needed for a label (default 1)")
+    retrain.add_argument("--admin-weight", type=float, default=1.0, help="weight of an admin's vote (default 1)")
+    retrain.add_argument("--keep", type=int, default=5, help="model versions kept on disk (default 5)")
     retrain.add_argument("--base-features", type=Path,
                          help="base feature set (default: models/artifacts/base_features.npz)")
     retrain.add_argument("--trigger", choices=["cli", "manual", "periodic"], default="cli",
@@ -98,22 +108,6 @@ def _setting(name: str) -> str | None:
     values = dotenv_values(ENV_FILE) if Path(ENV_FILE).is_file() else {}
     folded = {key.upper(): value for key, value in values.items()}  # pydantic-settings ignores case
     return folded.get(name.upper())
-
-
-def _env_bool(name: str) -> bool:
-    return (_setting(name) or "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-def _env_number(name: str, default: float, kind: type = float) -> float:
-    text = (_setting(name) or "").strip()
-    try:
-        return kind(text) if text else default
-    except ValueError:
-        raise SystemExit(f"error: {name}={text!r} is not a valid number") from None
-
-
-def _or_env(value, name: str, default: float, kind: type = float):
-    return value if value is not None else _env_number(name, default, kind)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -180,7 +174,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from models.artifact import ArtifactError
 
     try:
-        result = evaluate(args.labels, args.images, args.model, progress=not args.json)
+        result = evaluate(args.labels, args.images, served_model_dir(args.model, args.data_dir),
+                          progress=not args.json)
     except ArtifactError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -191,17 +186,25 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def served_model_dir(model_dir: Path | None, data_dir: Path) -> Path:
+    """The model the bot would serve, by its rule (models.registry.resolve_model_dir)."""
+    from models.registry import resolve_model_dir
+    from training.retrain import shipped_spec
+
+    return resolve_model_dir(model_dir, data_dir, shipped_spec())
+
+
 def _retrain(args: argparse.Namespace) -> int:
     from training.retrain import LockLost, RetrainBusy, RetrainError, retrain
 
+    if args.model_dir:
+        print(f"error: {MODEL_DIR_REFUSAL.format(model_dir=args.model_dir)}", file=sys.stderr)
+        return 2
     db = args.db or args.data_dir / "sleeve.db"
     try:
-        result = retrain(db, args.data_dir, dry_run=args.dry_run,
-                         tolerance=_or_env(args.tolerance, "RETRAIN_TOLERANCE", 0.01),
-                         include_spotify=args.include_spotify or _env_bool("RETRAIN_INCLUDE_SPOTIFY"),
-                         min_votes=_or_env(args.min_votes, "MIN_VOTES", 1, int),
-                         admin_weight=_or_env(args.admin_weight, "ADMIN_VOTE_WEIGHT", 1.0),
-                         keep=_or_env(args.keep, "KEEP_MODEL_VERSIONS", 5, int), trigger=args.trigger,
+        result = retrain(db, args.data_dir, dry_run=args.dry_run, alpha=args.alpha,
+                         include_spotify=args.include_spotify, min_votes=args.min_votes,
+                         admin_weight=args.admin_weight, keep=args.keep, trigger=args.trigger,
                          progress=not args.no_progress and not args.json and sys.stderr.isatty(),
                          base_features=args.base_features)
     except RetrainBusy as exc:
@@ -211,20 +214,20 @@ def _retrain(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(result.to_dict()))
+        print(result.to_json())
         return 0
     c = result.counts
     print(f"champion {result.champion} ({result.champion_version}); "
-          f"trained on {c['base_train']} base + {c['feedback_train']} feedback covers, "
-          f"held out {c['base_validation']} base + {c['feedback_held_out']} feedback covers")
-    print(f"left out: {c['spotify_excluded']} Spotify covers, {c['feedback_unlabelled']} without a clear label, "
-          f"{c['wrong_dimension']} with other features; votes for unknown genres: {c['suggestion_votes']}")
-    for who, metrics in result.metrics.items():
-        for split, m in metrics.items():
-            if m is not None:
-                print(f"  {who:<10} {split:<17} n={m['n']:<5} top-1 {m['top1']:.3f}  top-2 {m['top2']:.3f}  "
-                      f"macro-F1 {m['macro_f1']:.3f}")
-    print(f"decision: {'promote' if result.promote else 'keep the champion'} ({result.reason})")
+          f"trained on {c.base_train} base + {c.feedback_train} feedback covers, "
+          f"held out {c.base_validation} base + {c.feedback_held_out} feedback covers")
+    print(f"left out: {c.spotify_excluded} Spotify covers, {c.feedback_unlabelled} without a clear label, "
+          f"{c.wrong_dimension} with other features; votes for unknown genres: {c.suggestion_votes}")
+    for name, split in (("base validation", result.base_validation), ("held-out feedback", result.feedback_held_out)):
+        if split is not None:
+            for who, m in (("champion", split.champion), ("challenger", split.challenger)):
+                print(f"  {who:<10} {name:<17} n={m.n:<5} top-1 {m.top1:.3f}  top-2 {m.top2:.3f}  "
+                      f"macro-F1 {m.macro_f1:.3f}")
+    print(f"decision: {'promote' if result.promoted else 'keep the champion'} ({result.reason})")
     if result.dry_run:
         print("dry run: nothing written")
     elif result.status == "promoted":

@@ -1,19 +1,18 @@
 """Fold people's votes back into the genre model; serve the result only when it is not worse.
 
-    retrain(db_path, data_dir) -> RetrainResult
+    retrain(db_path, data_dir) -> training.result.RetrainResult
 
 1. Take the retrain lock in the database (`feedback.lock`: a second run is refused while one is
    alive; a crashed or stale one is recovered).
 2. Champion = the served model (`models.registry`, falling back as it does). Challenger = a genre
    model with the champion's recipe, fitted on the base set's training rows plus the labelled
-   feedback's training rows (`feedback.reader`). It only uses `Recipe`, `fit_genre` and
-   `evaluate_genre`, so it does not care which classifier the recipe names.
-3. Both are evaluated on (a) the base set's fixed validation split and (b) the held-out feedback
-   slice. The challenger is promoted when its top-1 on (a) is at least the champion's minus
-   `tolerance` and at least the original model's (the shipped one, normally) minus `tolerance`, so
-   small drops cannot add up over promotions; and, when (b) has rows, its top-1 on (b) is not lower
-   than the champion's. With no labelled feedback, or the very feedback the champion was fitted on
-   (same fingerprint), nothing is fitted and the run is rejected.
+   feedback's training rows (`feedback.reader`). It only uses `Recipe` and `fit_genre`, so it does
+   not care which classifier the recipe names.
+3. Both are scored on the same covers: (a) the base set's fixed validation split and (b) the
+   held-out feedback slice. A paired test on (a) + (b) decides (`training.promotion`): rejected
+   when significantly worse than the champion, or than the original model (the shipped one,
+   normally) on (a); promoted otherwise. With no labelled feedback, or the very feedback the
+   champion was fitted on (same fingerprint), nothing is fitted and the run is rejected.
 4. Promotion: write the version (models.artifact.save: temp dir + rename), switch CURRENT
    atomically, record the version and the run in the database, prune old versions. A rejected
    challenger is recorded (model_versions, promoted = 0, no path) but not written.
@@ -43,7 +42,7 @@ import os
 import signal
 import sqlite3
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,16 +54,19 @@ from feedback.lock import TRIGGERS, LockLost, RetrainBusy, RunLock
 from feedback.reader import HELD_OUT_SHARE, Feedback, load_feedback
 from models import artifact as artifacts
 from models.distinctive import distinctive_tags, genre_totals
-from models.genre import Recipe
+from models.genre import GenreModel, Recipe
 from models.registry import SHIPPED, ModelRegistry, registry_root
 from training.extract import tag_matrix
-from training.train import DEFAULT_TOP_N, GenreData, evaluate_genre, fit_genre
+from training.metrics import genre_metrics
+from training.promotion import ALPHA, below_floor, decide, paired_test
+from training.result import Counts, Origin, RetrainResult, Scores, Split, Status
+from training.splits import topk_hits
+from training.train import DEFAULT_TOP_N, GenreData, fit_genre
 
 log = logging.getLogger(__name__)
 
 CRASH_ENV = "SLEEVE_RETRAIN_CRASH_AT"
 CHECKPOINTS = ("after_lock", "after_fit", "after_write", "after_switch", "after_record")
-EPSILON = 1e-9
 NO_NEW_FEEDBACK = "no new feedback since the served model: nothing was fitted"
 
 
@@ -73,33 +75,6 @@ class RetrainError(RuntimeError):
 
 
 __all__ = ["LockLost", "RetrainBusy", "RetrainError", "RetrainResult", "retrain"]
-
-
-@dataclass
-class RetrainResult:
-    status: str  # "promoted", "rejected" or "dry_run"
-    promote: bool  # the decision (in a dry run: what would have happened)
-    reason: str
-    version: str | None  # the challenger's version name; written and served only when promoted
-    champion: str  # the version served when the run started ("shipped" for the shipped model)
-    champion_version: str  # the champion's manifest version
-    run_id: int | None
-    dry_run: bool
-    counts: dict[str, Any]
-    metrics: dict[str, dict[str, dict | None]]  # champion/challenger -> base_validation/feedback_held_out
-    tolerance: float
-    seconds: float = 0.0
-    pruned: list[str] = field(default_factory=list)
-    # The model this lineage of retrains started from (the shipped one, normally) and its top-1 on
-    # the base validation split: the floor that tolerance is measured from too (see `decide`).
-    origin: dict[str, Any] | None = None
-
-    def to_dict(self, confusion: bool = False) -> dict[str, Any]:
-        """Plain JSON-ready data; confusion matrices are left out unless asked for."""
-        data = asdict(self)
-        if not confusion:
-            data["metrics"] = {who: {k: _brief(v) for k, v in m.items()} for who, m in self.metrics.items()}
-        return data
 
 
 def checkpoint(name: str) -> None:
@@ -124,7 +99,7 @@ def retrain(
     data_dir: str | os.PathLike[str],
     *,
     dry_run: bool = False,
-    tolerance: float = 0.01,
+    alpha: float = ALPHA,
     include_spotify: bool = False,
     min_votes: int = 1,
     admin_weight: float = 1.0,
@@ -134,7 +109,7 @@ def retrain(
     base_features: str | os.PathLike[str] | None = None,
     held_out_share: float = HELD_OUT_SHARE,
 ) -> RetrainResult:
-    """Retrain, evaluate, and promote when not worse; `dry_run` trains and evaluates but writes nothing.
+    """Retrain, evaluate, and promote unless worse (`training.promotion`); `dry_run` writes nothing.
 
     Raises RetrainBusy while another run holds the lock, FileNotFoundError without a database.
     """
@@ -160,19 +135,17 @@ def retrain(
         counts = _counts(data, feedback, include_spotify)
         log.info("retraining: %s", counts)
         bar.update()
-        result = RetrainResult(
-            status="dry_run" if dry_run else "rejected", promote=False, reason="", version=None,
-            champion=champion_name, champion_version=champion.version, run_id=lock.run_id if lock else None,
-            dry_run=dry_run, counts=counts, metrics={}, tolerance=tolerance,
-        )
+        status: Status = "dry_run" if dry_run else "rejected"
+        result = RetrainResult(status=status, promoted=False, reason="", champion=champion_name,
+                               champion_version=champion.version, counts=counts,
+                               run_id=lock.run_id if lock else None)
+        challenger = None
         if not len(feedback.train):
-            result.reason = "no labelled feedback to learn from: nothing was fitted"
+            result = replace(result, reason="no labelled feedback to learn from: nothing was fitted")
             bar.update(3)
-            challenger = None
         elif _feedback_fingerprint(champion) == feedback.fingerprint:
-            result.reason = NO_NEW_FEEDBACK
+            result = replace(result, reason=NO_NEW_FEEDBACK)
             bar.update(3)
-            challenger = None
         else:
             bar.set_postfix_str(f"fitting on {len(data.train_rows)} + {len(feedback.train)} covers")
             recipe = Recipe.from_dict(champion.manifest["recipe"])
@@ -180,21 +153,22 @@ def retrain(
             checkpoint("after_fit")
             bar.update()
             bar.set_postfix_str("evaluating")
-            result.metrics = _evaluate(champion.genre, model, data, feedback)
-            result.origin = _origin(champion, result.metrics["champion"]["base_validation"]["top1"], data, spec)
-            result.promote, result.reason = decide(result.metrics, tolerance, result.origin)
+            scored = _evaluate(champion.genre, model, data, feedback)
+            origin, origin_hits = _origin(champion, scored["champion"].base.metrics["top1"], data, spec)
+            result = _compared(result, scored, origin, origin_hits, alpha)
             bar.update()
-            challenger = (model, recipe)
+            challenger = (model, recipe, scored)
         if dry_run:
-            result.seconds = round(time.monotonic() - started, 3)
             bar.close()
-            return result
+            return replace(result, seconds=round(time.monotonic() - started, 3))
         assert lock is not None
-        result.version = registry.new_name(lock.version_names()) if challenger else None
-        if challenger is not None and result.promote:
+        if challenger is not None:
+            result = replace(result, version=registry.new_name(lock.version_names()))
+        if challenger is not None and result.promoted:
+            assert result.version is not None
             bar.set_postfix_str(f"writing {result.version}")
-            model, recipe = challenger
-            artifact = _artifact(result, model, recipe, champion, data, feedback, spec, trigger,
+            model, recipe, scored = challenger
+            artifact = _artifact(result, scored, model, recipe, champion, data, feedback, spec, trigger,
                                  include_spotify=include_spotify, min_votes=min_votes, admin_weight=admin_weight,
                                  held_out_share=held_out_share)
             path = artifacts.save(artifact, registry.path(result.version))
@@ -202,14 +176,13 @@ def retrain(
             lock.check()
             registry.promote(result.version, spec)
             checkpoint("after_switch")
-            result.status = "promoted"
-            result.seconds = round(time.monotonic() - started, 3)
-            _finish(lock, result, path)
+            result = replace(result, status="promoted", seconds=round(time.monotonic() - started, 3))
+            _finish(lock, result, scored, path)
             checkpoint("after_record")
-            result.pruned = registry.prune(keep)
+            result = replace(result, pruned=tuple(registry.prune(keep)))
         else:
-            result.seconds = round(time.monotonic() - started, 3)
-            _finish(lock, result, None)
+            result = replace(result, seconds=round(time.monotonic() - started, 3))
+            _finish(lock, result, challenger[2] if challenger else None, None)
         bar.update()
         bar.close()
         log.info("retrain %s: %s", result.status, result.reason)
@@ -224,31 +197,42 @@ def retrain(
             lock.close()
 
 
-def decide(metrics: dict, tolerance: float, origin: dict | None = None) -> tuple[bool, str]:
-    """(promote?, why) from both models' metrics on base validation (a) and held-out feedback (b).
+@dataclass(frozen=True)
+class Scored:
+    """One model on one split: its metrics (for the manifest) and per-cover top-1 hits (for pairing)."""
 
-    `origin` ({"version", "base_validation_top1"}: the model the retrains started from, normally the
-    shipped one) is a floor as well: measured only against the champion, a drop within the tolerance
-    at every promotion would add up over many promotions.
-    """
-    champion_a = metrics["champion"]["base_validation"]["top1"]
-    challenger_a = metrics["challenger"]["base_validation"]["top1"]
-    base = f"base validation top-1 {challenger_a:.3f} vs champion {champion_a:.3f} (tolerance {tolerance:.3f})"
-    if challenger_a < champion_a - tolerance - EPSILON:
-        return False, f"{base}: fell by more than the tolerance"
-    if origin is not None and origin.get("base_validation_top1") is not None:
-        origin_a = float(origin["base_validation_top1"])
-        base += f", original model {origin.get('version', '?')} {origin_a:.3f}"
-        if challenger_a < origin_a - tolerance - EPSILON:
-            return False, f"{base}: fell more than the tolerance below the original model"
-    held = metrics["challenger"]["feedback_held_out"]
-    if held is None:
-        return True, f"{base}; no held-out feedback yet"
-    champion_b, challenger_b = metrics["champion"]["feedback_held_out"]["top1"], held["top1"]
-    feedback = f"held-out feedback top-1 {challenger_b:.3f} vs champion {champion_b:.3f} on {held['n']} covers"
-    if challenger_b < champion_b - EPSILON:
-        return False, f"{base}; {feedback}: worse on held-out feedback"
-    return True, f"{base}; {feedback}"
+    metrics: dict[str, Any]
+    hits: np.ndarray
+
+
+@dataclass(frozen=True)
+class ModelScores:
+    base: Scored
+    held_out: Scored | None
+
+
+def _compared(result: RetrainResult, scored: dict[str, ModelScores], origin: Origin,
+              origin_hits: np.ndarray | None, alpha: float) -> RetrainResult:
+    """The result with both splits' numbers, the paired test and the decision filled in."""
+    old, new = scored["champion"], scored["challenger"]
+    both = [old.base.hits, *([old.held_out.hits] if old.held_out else [])]
+    both_new = [new.base.hits, *([new.held_out.hits] if new.held_out else [])]
+    pooled = paired_test(np.concatenate(both), np.concatenate(both_new), alpha=alpha)
+    tests = {"all covers": pooled}
+    if old.held_out is not None:
+        tests["base validation"] = paired_test(old.base.hits, new.base.hits, alpha=alpha)
+    if origin_hits is not None:
+        tests[f"base validation vs the original model {origin.version}"] = paired_test(
+            origin_hits, new.base.hits, alpha=alpha)
+    promote, reason = decide(tests)
+    if promote and origin_hits is None and below_floor(new.base.hits, origin.base_validation_top1, alpha):
+        promote, reason = False, (f"{reason}; but significantly below the original model {origin.version}'s "
+                                  f"base-validation top-1 {origin.base_validation_top1:.3f}")
+    held = None if old.held_out is None or new.held_out is None else Split(
+        Scores.of(old.held_out.metrics), Scores.of(new.held_out.metrics))
+    return replace(result, promoted=promote, reason=reason, paired=pooled, origin=origin,
+                   base_validation=Split(Scores.of(old.base.metrics), Scores.of(new.base.metrics)),
+                   feedback_held_out=held)
 
 
 def _feedback_fingerprint(model: artifacts.Artifact) -> str | None:
@@ -257,54 +241,60 @@ def _feedback_fingerprint(model: artifacts.Artifact) -> str | None:
     return feedback.get("fingerprint") if isinstance(feedback, dict) else None
 
 
-def _origin(champion: artifacts.Artifact, champion_top1: float, data: GenreData, spec: dict) -> dict[str, Any]:
-    """The model this lineage started from and its base-validation top-1 (see `decide`).
+def _origin(champion: artifacts.Artifact, champion_top1: float, data: GenreData,
+            spec: dict) -> tuple[Origin, np.ndarray | None]:
+    """The model this lineage started from, and its base-validation hits when it can be paired.
 
-    A champion not made by retraining (the shipped model, or one trained by hand) is its own origin.
-    A retrained champion carries its origin in its manifest; when that is the shipped model, or the
-    manifest predates the record (retrains start from the shipped model), the shipped model is
-    re-evaluated on this run's validation rows, so the numbers compare like with like.
+    A champion not made by retraining (the shipped model, or one trained by hand) is its own origin
+    (no second test). A retrained champion carries its origin in its manifest; when that is the
+    shipped model, or the manifest predates the record, the shipped model is scored on this run's
+    validation rows, so the floor is a paired test too. Any other origin is known only by its
+    recorded top-1.
     """
     retrained = champion.manifest.get("retrain")
     if not isinstance(retrained, dict):
-        return {"version": champion.version, "base_validation_top1": champion_top1}
+        return Origin(champion.version, float(champion_top1)), None
     recorded = retrained.get("origin")
     shipped_version = artifacts.read_manifest(artifacts.SHIPPED_DIR).get("version")
     if isinstance(recorded, dict) and recorded.get("version") != shipped_version \
             and isinstance(recorded.get("base_validation_top1"), (int, float)):
-        return {"version": recorded.get("version"), "base_validation_top1": float(recorded["base_validation_top1"])}
+        return Origin(str(recorded.get("version")), float(recorded["base_validation_top1"])), None
     shipped = artifacts.load(artifacts.SHIPPED_DIR, spec)
-    val = data.validation_rows
-    top1 = evaluate_genre(shipped.genre, data.vectors[val], [data.label_sets[i] for i in val])["top1"]
-    return {"version": shipped.version, "base_validation_top1": float(top1)}
+    scored = _score(shipped.genre, data.vectors[data.validation_rows],
+                    [data.label_sets[i] for i in data.validation_rows])
+    return Origin(shipped.version, float(scored.metrics["top1"])), scored.hits
 
 
-def _counts(data: GenreData, feedback: Feedback, include_spotify: bool) -> dict[str, Any]:
+def _counts(data: GenreData, feedback: Feedback, include_spotify: bool) -> Counts:
     c = feedback.counts
-    return {
-        "base_train": int(len(data.train_rows)),
-        "base_validation": int(len(data.validation_rows)),
-        "feedback_train": c.train,
-        "feedback_held_out": c.held_out,
-        "feedback_voted_covers": c.voted_covers,
-        "feedback_unlabelled": c.unlabelled,
-        "suggestion_votes": c.suggestion_votes,
-        "suggestions": c.suggestions,
-        "spotify_excluded": c.spotify_excluded,
-        "include_spotify": include_spotify,
-        "wrong_dimension": c.wrong_dimension,
-    }
+    return Counts(
+        base_train=int(len(data.train_rows)),
+        base_validation=int(len(data.validation_rows)),
+        feedback_train=c.train,
+        feedback_held_out=c.held_out,
+        feedback_voted_covers=c.voted_covers,
+        feedback_unlabelled=c.unlabelled,
+        suggestion_votes=c.suggestion_votes,
+        suggestions=dict(c.suggestions),
+        spotify_excluded=c.spotify_excluded,
+        include_spotify=include_spotify,
+        wrong_dimension=c.wrong_dimension,
+    )
 
 
-def _evaluate(champion, challenger, data: GenreData, feedback: Feedback) -> dict:
+def _score(model: GenreModel, vectors: np.ndarray, label_sets: list[frozenset[str]]) -> Scored:
+    probabilities = model.predict_proba(vectors)
+    return Scored(genre_metrics(probabilities, label_sets, model.genres),
+                  topk_hits(probabilities, label_sets, model.genres, 1).astype(bool))
+
+
+def _evaluate(champion: GenreModel, challenger: GenreModel, data: GenreData,
+              feedback: Feedback) -> dict[str, ModelScores]:
     val = data.validation_rows
     base = (data.vectors[val], [data.label_sets[i] for i in val])
-    held = (feedback.held_out.vectors, feedback.held_out.label_sets) if len(feedback.held_out) else None
+    held = (feedback.held_out.vectors, list(feedback.held_out.label_sets)) if len(feedback.held_out) else None
     return {
-        name: {
-            "base_validation": evaluate_genre(model, *base),
-            "feedback_held_out": evaluate_genre(model, *held) if held else None,
-        }
+        name: ModelScores(_score(model, *base), _score(model, *held) if held else None)
         for name, model in (("champion", champion), ("challenger", challenger))
     }
 
@@ -313,10 +303,11 @@ def _brief(metrics: dict | None) -> dict | None:
     return None if metrics is None else {k: v for k, v in metrics.items() if k != "confusion"}
 
 
-def _artifact(result: RetrainResult, model, recipe: Recipe, champion: artifacts.Artifact, data: GenreData,
-              feedback: Feedback, spec: dict, trigger: str, **options: Any) -> artifacts.Artifact:
+def _artifact(result: RetrainResult, scored: dict[str, ModelScores], model: GenreModel, recipe: Recipe,
+              champion: artifacts.Artifact, data: GenreData, feedback: Feedback, spec: dict, trigger: str,
+              **options: Any) -> artifacts.Artifact:
     top_n = int(champion.manifest.get("distinctive_top_n", DEFAULT_TOP_N))
-    challenger = result.metrics["challenger"]
+    new, old = scored["challenger"], scored["champion"]
     manifest = {
         "version": result.version,
         "created": datetime.now(UTC).isoformat(timespec="microseconds"),
@@ -328,21 +319,22 @@ def _artifact(result: RetrainResult, model, recipe: Recipe, champion: artifacts.
             **{k: v for k, v in champion.manifest.get("data", {}).items() if k != "feedback"},
             "train": int(len(data.train_rows)),
             "validation": int(len(data.validation_rows)),
-            "feedback": {**result.counts, "fingerprint": feedback.fingerprint, **options},
+            "feedback": {**asdict(result.counts), "fingerprint": feedback.fingerprint, **options},
         },
         "metrics": {
-            "validation": challenger["base_validation"],
-            "feedback_held_out": challenger["feedback_held_out"],
+            "validation": new.base.metrics,
+            "feedback_held_out": new.held_out.metrics if new.held_out else None,
             "popularity": {**champion.manifest.get("metrics", {}).get("popularity", {}),
                            "copied_from": champion.version},
         },
         "retrain": {
             "parent": champion.version,
             "trigger": trigger,
-            "tolerance": result.tolerance,
             "reason": result.reason,
-            "origin": result.origin,
-            "champion_metrics": {k: _brief(v) for k, v in result.metrics["champion"].items()},
+            "paired": None if result.paired is None else asdict(result.paired),
+            "origin": None if result.origin is None else asdict(result.origin),
+            "champion_metrics": {"base_validation": _brief(old.base.metrics),
+                                 "feedback_held_out": _brief(old.held_out.metrics if old.held_out else None)},
         },
     }
     distinctive = _distinctive(data, feedback, top_n)
@@ -381,8 +373,8 @@ def _reconcile(lock: RunLock, registry: ModelRegistry) -> None:
     log.warning("model version %s is served but was not recorded as promoted; recorded it now", name)
 
 
-def _finish(lock: RunLock, result: RetrainResult, path: Path | None) -> None:
+def _finish(lock: RunLock, result: RetrainResult, scored: dict[str, ModelScores] | None, path: Path | None) -> None:
     """Record the challenger's version and close the run, in one transaction."""
-    summary = result.to_dict()
-    lock.finish(result.status, summary, version=result.version, metrics=summary["metrics"].get("challenger") or {},
+    metrics = {} if scored is None else {"base_validation": _brief(scored["challenger"].base.metrics)}
+    lock.finish(result.status, result.to_dict(), version=result.version, metrics=metrics,
                 path=None if path is None else str(path))

@@ -13,8 +13,10 @@ from typing import Any
 import discord
 from discord.utils import escape_markdown
 
+from bot.render_retrain import STATUS_WORDS, difference_line, headline, metrics_table
 from bot.render_text import MAX_TAGS, TOP_GENRES, bar, popularity_line, render_stats
 from bot.replies import Reply
+from training.result import RetrainResult
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
 TITLE_LIMIT = 256
@@ -245,77 +247,18 @@ def stats_embed(stats: Mapping[str, Any]) -> discord.Embed:
     return fit_total(embed)
 
 
-RETRAIN_METRICS = ("top1", "top2", "top3", "macro_f1", "n")
-
-
-def retrain_embed(result: Mapping[str, Any]) -> discord.Embed:
-    """Whatever Service.retrain returned: the decision, the reason, and old vs new metrics as a table."""
-    decision = result.get("decision") or result.get("status") or "done"
-    promoted = result.get("promoted", result.get("promote"))
-    if promoted is None:
-        promoted = str(decision).lower() in ("promote", "promoted")
+def retrain_embed(result: RetrainResult) -> discord.Embed:
+    """The decision, the top-1 difference with its interval, and old vs new metrics as a table."""
     embed = discord.Embed(
-        title=clip(f"Retraining: {decision}", TITLE_LIMIT),
-        colour=discord.Colour.green() if promoted else discord.Colour.light_grey(),
+        title=clip(f"Retraining: {STATUS_WORDS[result.status]}", TITLE_LIMIT),
+        colour=discord.Colour.green() if result.status == "promoted" else discord.Colour.light_grey(),
     )
-    lines = ["✅ The new model was promoted and is answering now." if promoted else "The current model stays."]
-    if result.get("reason"):
-        lines.append(f"Reason: {result['reason']}")
-    versions = [
-        f"{label}: {result[key]}" for key, label in (("champion_version", "old"), ("version", "new"))
-        if isinstance(result.get(key), str)
-    ]
-    if versions:
-        lines.append(" · ".join(versions))
-    embed.description = join_lines_clipped(lines, DESCRIPTION_LIMIT)
+    lines = [headline(result)]
+    if result.paired is not None:
+        lines.append(difference_line(result.paired))
+    lines.append(f"Decision: {result.reason}")
+    embed.description = join_lines_clipped([escape_markdown(line) for line in lines], DESCRIPTION_LIMIT)
     table = metrics_table(result)
     if table:
         _add_field(embed, "Old vs new", f"```\n{clip(table, FIELD_VALUE_LIMIT - 8)}\n```")
     return fit_total(embed)
-
-
-def metrics_table(result: Mapping[str, Any]) -> str:
-    """A fixed-width table of the champion's (old) and challenger's (new) numbers, or "" when there are none.
-
-    Takes either {"champion": {"top1": …}, "challenger": {…}} or training.retrain's shape,
-    {"metrics": {"champion": {"base_validation": {"top1": …}, …}, "challenger": {…}}}.
-    """
-    source = result.get("metrics") if isinstance(result.get("metrics"), Mapping) else result
-    old, new = source.get("champion"), source.get("challenger")
-    old = old if isinstance(old, Mapping) else {}
-    new = new if isinstance(new, Mapping) else {}
-    rows: list[tuple[str, str, str]] = []
-    for label, a, b in _metric_rows(old, new, ""):
-        rows.append((label, _number(a), _number(b)))
-    if not rows:
-        return ""
-    width = max(len(r[0]) for r in rows)
-    header = f"{'':<{width}}  {'old':>7}  {'new':>7}"
-    return "\n".join([header] + [f"{label:<{width}}  {a:>7}  {b:>7}" for label, a, b in rows])
-
-
-def _metric_rows(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str) -> list[tuple[str, Any, Any]]:
-    rows: list[tuple[str, Any, Any]] = []
-    keys = list(dict.fromkeys([*old.keys(), *new.keys()]))
-    nested = [k for k in keys if isinstance(old.get(k), Mapping) or isinstance(new.get(k), Mapping)]
-    flat = [k for k in keys if k not in nested]
-    for key in sorted(flat, key=lambda k: (RETRAIN_METRICS.index(k) if k in RETRAIN_METRICS else 99, k)):
-        a, b = old.get(key), new.get(key)
-        if _is_number(a) or _is_number(b):
-            rows.append((f"{prefix}{key}", a, b))
-    for key in nested:
-        a, b = old.get(key), new.get(key)
-        rows += _metric_rows(a if isinstance(a, Mapping) else {}, b if isinstance(b, Mapping) else {}, f"{key} ")
-    return rows
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _number(value: Any) -> str:
-    if not _is_number(value):
-        return "—"
-    if isinstance(value, int):
-        return str(value)
-    return f"{value:.3f}"

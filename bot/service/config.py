@@ -1,48 +1,42 @@
-"""The service's knobs, taken from Settings (or set directly in tests and benchmarks)."""
+"""The service's knobs: a frozen view of `Settings`, with Settings' own defaults.
+
+Each field is named after its setting (`user_rate` is USER_RATE) and defaults to that setting's
+default, so tests and benchmarks can build one directly without a second copy of the defaults.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from bot.settings import Settings
+from bot.settings import Settings
 
-DEFAULT_MAX_BYTES = 15 * 1024 * 1024
+
+def _default(setting: str) -> Any:
+    return Settings.model_fields[setting].get_default(call_default_factory=True)
 
 
 @dataclass(frozen=True)
 class ServiceConfig:
-    admin_user_ids: frozenset[str] = field(default_factory=frozenset)
-    unsure_margin: float = 0.1
-    user_rate: int = 5  # per minute; 0: no limit
-    channel_rate: int = 20
-    max_concurrent_predictions: int = 2
-    max_queue: int = 32
-    max_links_per_message: int = 3
-    image_max_bytes: int = DEFAULT_MAX_BYTES
-    fetch_timeout: float = 10.0
-    min_votes: int = 1
-    admin_vote_weight: float = 1.0
-    # Lets downloads reach private addresses. Only for tests and benchmarks against a local fake.
+    admin_user_ids: frozenset[str] = field(default_factory=lambda: frozenset(_default("ADMIN_USER_IDS")))
+    unsure_margin: float = _default("UNSURE_MARGIN")
+    user_rate: int = _default("USER_RATE")  # per minute; 0: no limit
+    channel_rate: int = _default("CHANNEL_RATE")
+    max_concurrent_predictions: int = _default("MAX_CONCURRENT_PREDICTIONS")
+    max_queue: int = _default("MAX_QUEUE")
+    max_links_per_message: int = _default("MAX_LINKS_PER_MESSAGE")
+    image_max_bytes: int = _default("IMAGE_MAX_BYTES")
+    fetch_timeout: float = _default("FETCH_TIMEOUT")
+    min_votes: int = _default("MIN_VOTES")
+    admin_vote_weight: float = _default("ADMIN_VOTE_WEIGHT")
+    # Lets downloads reach private addresses. Only for tests and benchmarks against a local fake; no setting.
     allow_private: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> ServiceConfig:
-        values: dict[str, Any] = {
-            "admin_user_ids": frozenset(settings.ADMIN_USER_IDS),
-            "unsure_margin": settings.UNSURE_MARGIN,
-            "user_rate": settings.USER_RATE,
-            "channel_rate": settings.CHANNEL_RATE,
-            "max_concurrent_predictions": settings.MAX_CONCURRENT_PREDICTIONS,
-            "max_queue": settings.MAX_QUEUE,
-            "max_links_per_message": settings.MAX_LINKS_PER_MESSAGE,
-            "image_max_bytes": settings.IMAGE_MAX_BYTES,
-            "fetch_timeout": settings.FETCH_TIMEOUT,
-            "min_votes": settings.MIN_VOTES,
-            "admin_vote_weight": settings.ADMIN_VOTE_WEIGHT,
-        }
         unknown = set(overrides) - {f.name for f in fields(cls)}
         if unknown:
             raise TypeError(f"unknown ServiceConfig fields: {sorted(unknown)}")
+        values = {f.name: getattr(settings, f.name.upper()) for f in fields(cls) if f.name.upper() in Settings.model_fields}
+        values["admin_user_ids"] = frozenset(values["admin_user_ids"])
         return cls(**(values | overrides))

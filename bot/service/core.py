@@ -30,6 +30,7 @@ from feedback.labels import CONFIRM
 from feedback.records import Platform, PredictionRecord, SourceKind
 from feedback.store import Store
 from models.image import ImageError
+from training.result import RetrainResult
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,11 @@ class Service:
     def config(self) -> ServiceConfig:
         return self._config
 
+    @property
+    def models(self) -> InferencePool:
+        """The served model and its swap: what the retrainer switches models through."""
+        return self._pool
+
     def swap_predictor(self, predictor: PredictorLike) -> PredictorLike:
         """Answer with another model from now on (safe mid-request); returns the old one."""
         old = self._pool.swap(predictor)
@@ -79,7 +85,7 @@ class Service:
         """Predictions running or waiting for a worker."""
         return self._pool.pending
 
-    async def retrain(self, trigger: str = "manual", progress: Progress | None = None) -> dict:
+    async def retrain(self, trigger: str = "manual", progress: Progress | None = None) -> RetrainResult:
         """Retrain in a separate process and switch to the new model if it is promoted.
 
         Raises bot.retraining.RetrainRefused (with a message for people) when one is already running.

@@ -23,7 +23,8 @@ PRUNE_EVERY = 24 * 3600.0
 
 
 def model_directory(settings: Settings) -> Path:
-    """MODEL_DIR if set; else the model registry's current version under DATA_DIR; else the shipped model."""
+    """The served model's folder, by the files alone (nothing loaded): MODEL_DIR if set; else the model
+    registry's current version under DATA_DIR; else the shipped model."""
     from models import artifact as artifacts
     from models.registry import resolve_model_dir
 
@@ -32,9 +33,18 @@ def model_directory(settings: Settings) -> Path:
 
 
 def load_predictor(settings: Settings) -> PredictorLike:
-    from models.predictor import Predictor  # onnxruntime and friends: only when a model is needed
+    """MODEL_DIR if set; else the model registry's current version under DATA_DIR; else the shipped
+    model (`models.registry.load_served`: loaded once, falling back past a damaged version)."""
+    from models.embedder import (
+        Embedder,  # onnxruntime and friends: only when a model is needed
+    )
+    from models.features import FeatureExtractor
+    from models.predictor import Predictor
+    from models.registry import load_served
 
-    return Predictor.load(model_directory(settings))
+    extractor = FeatureExtractor(Embedder(threads=1))
+    path, artifact = load_served(settings.MODEL_DIR, settings.DATA_DIR, extractor.spec)
+    return Predictor(artifact, extractor, path)
 
 
 def spotify_client(settings: Settings, session: Any) -> SpotifyClient:
@@ -68,7 +78,7 @@ async def open_service(
     try:
         async with create_session() as session:
             service = Service(predictor, store, config, session, spotify_client(settings, session))
-            service.retrainer = Retrainer(service, settings)
+            service.retrainer = Retrainer(service.models, settings)
             tasks = _background_tasks(service.retrainer, store, settings) if background else []
             try:
                 yield service

@@ -13,10 +13,7 @@ Votes come two ways:
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
-import threading
-import time
 from typing import Any
 
 from telegram import Bot, CallbackQuery, Message, MessageEntity, Update
@@ -24,8 +21,11 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from bot.progress import ProgressThrottle
+from bot.render_retrain import render_retrain
 from bot.render_text import render_reply, render_stats, render_tags
 from bot.replies import OOPS, Incoming, IncomingImage, Reply, Requester
+from bot.retraining import RetrainFailed, RetrainRefused
 from bot.service import Service
 from bot.settings import Settings
 from bot.telegram_app import render
@@ -40,7 +40,6 @@ GUESS_USAGE = "Send /guess with a Spotify link or an image URL, or reply /guess 
 UNKNOWN_PREDICTION = "Sorry — I can't find that guess any more, so I couldn't record your vote."
 NOT_A_VOTE = "That button doesn't do anything any more."
 ADMINS_ONLY = "Only the bot's admins can retrain the model."
-NO_RETRAIN = "Retraining is not available in this build."
 RETRAIN_STARTED = "Retraining… this can take a few minutes."
 PROGRESS_EVERY_S = 2.0  # Telegram allows about one edit a second per chat; stay well under
 
@@ -269,23 +268,24 @@ class TelegramFrontEnd:
         if not self.service.is_admin(str(user.id)):
             await self.sender.text(message, ADMINS_ONLY)
             return
-        retrain = getattr(self.service, "retrain", None)
-        if not callable(retrain):
-            await self.sender.text(message, NO_RETRAIN)
-            return
-        status = StatusMessage(self.sender, await self.sender.text(message, RETRAIN_STARTED), message, self.sleep)
+        status = await self.sender.text(message, RETRAIN_STARTED)
+
+        async def show(text: str) -> None:
+            nonlocal status
+            status = (await self.sender.edit(status, text) if status else None) or status
+
         try:
-            if inspect.iscoroutinefunction(retrain):
-                result = await retrain(trigger="manual", progress=status)
-            else:  # a blocking one must not stall the event loop (Discord shares it)
-                result = await asyncio.to_thread(retrain, trigger="manual", progress=status)
-            if inspect.isawaitable(result):
-                result = await result
-            final = render.render_retrain(result)
-        except Exception as exc:
+            result = await self.service.retrain(trigger="manual", progress=ProgressThrottle(show, PROGRESS_EVERY_S))
+            final = render_retrain(result)
+        except (RetrainRefused, RetrainFailed) as exc:
+            final = exc.user_message
+        except Exception:
             log.exception("telegram /retrain failed")
-            final = getattr(exc, "user_message", None) or f"Retraining failed: {type(exc).__name__}: {exc}"
-        await status.finish(final)
+            final = OOPS
+        if status is not None:
+            await self.sender.edit(status, final)
+        else:
+            await self.sender.text(message, final)
 
     def _who(self, update: Update) -> Requester:
         user, chat = update.effective_user, update.effective_chat
@@ -329,73 +329,3 @@ def addressed(message: Message, bot: Bot) -> bool:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-class StatusMessage:
-    """A progress callback that edits one status message, at most every PROGRESS_EVERY_S.
-
-    Callable from the event loop or from a worker thread (a blocking retrain); the latest text
-    wins. Calling it returns an awaitable that is already done, so `progress(x)` and
-    `await progress(x)` both work.
-    """
-
-    def __init__(self, sender: Sender, status: Message | None, origin: Message, sleep: Sleep) -> None:
-        self._sender = sender
-        self._status = status
-        self._origin = origin
-        self._sleep = sleep
-        self._loop = asyncio.get_running_loop()
-        self._loop_thread = threading.get_ident()
-        self._latest: str | None = None
-        self._shown: str | None = None
-        self._task: asyncio.Task[None] | None = None
-        self._last_edit = 0.0
-        self._finished = False
-
-    def __call__(self, *args: Any, **kwargs: Any) -> _Done:
-        text = render.render_progress(args, kwargs)
-        if threading.get_ident() == self._loop_thread:
-            self._update(text)
-        else:
-            self._loop.call_soon_threadsafe(self._update, text)
-        return _Done()
-
-    def _update(self, text: str) -> None:
-        if self._finished:  # a late call from a worker thread: the final text stays
-            return
-        self._latest = text
-        if self._task is None or self._task.done():
-            self._task = self._loop.create_task(self._flush())
-
-    async def _flush(self) -> None:
-        wait = self._last_edit + PROGRESS_EVERY_S - time.monotonic()
-        if wait > 0:
-            await self._sleep(wait)
-        if self._latest is not None and self._latest != self._shown:
-            await self._show(self._latest)
-
-    async def _show(self, text: str) -> None:
-        self._shown = text
-        self._last_edit = time.monotonic()
-        try:
-            if self._status is None:
-                self._status = await self._sender.text(self._origin, text)
-            else:
-                self._status = await self._sender.edit(self._status, text) or self._status
-        except Exception:
-            log.exception("could not show retrain progress")
-
-    async def finish(self, text: str) -> None:
-        self._finished = True
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        await self._show(text)
-
-
-class _Done:
-    """An awaitable that is already finished."""
-
-    def __await__(self):  # type: ignore[no-untyped-def]
-        return iter(())
-

@@ -14,7 +14,6 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -223,47 +222,3 @@ def reaction_choices(emojis: Mapping[str, str], confirm_emoji: str) -> dict[str,
 
 def reaction_choice(emoji: str, choices: Mapping[str, str]) -> str | None:
     return choices.get(_bare(emoji))
-
-
-# -- admin -------------------------------------------------------------------------------------------
-
-
-def render_progress(args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
-    """Whatever a progress callback was given, as one status line."""
-    parts = [str(a) for a in args if a is not None]
-    parts += [f"{key}: {value}" for key, value in kwargs.items()]
-    return "Retraining… " + " · ".join(parts) if parts else "Retraining…"
-
-
-def render_retrain(result: Any) -> str:
-    """A retrain result (training.retrain.RetrainResult, or its to_dict()) as old-vs-new metrics and the decision."""
-    data = result.to_dict() if hasattr(result, "to_dict") else result
-    if not isinstance(data, Mapping):
-        return f"Retraining finished: {result}"
-    status = data.get("status") or "finished"
-    head = f"Retraining finished: {status}"
-    if status == "promoted" and data.get("version"):
-        head += f" — now serving {data['version']}"
-    lines = [head]
-    if data.get("champion_version"):
-        lines.append(f"Old model: {data['champion_version']}")
-    metrics = data.get("metrics") or {}
-    for split, label in (("base_validation", "Base validation"), ("feedback_held_out", "Held-out votes")):
-        old = (metrics.get("champion") or {}).get(split)
-        new = (metrics.get("challenger") or {}).get(split)
-        if old or new:
-            lines.append(f"{label}: {_metric_pair(old, new)}")
-    if data.get("reason"):
-        lines.append(f"Decision: {data['reason']}")
-    return "\n".join(lines)
-
-
-def _metric_pair(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> str:
-    def value(m: Mapping[str, Any] | None, key: str) -> str:
-        v = (m or {}).get(key)
-        return f"{v:.3f}" if isinstance(v, int | float) else "–"
-
-    n = (new or old or {}).get("n")
-    pairs = (("top-1", "top1"), ("macro-F1", "macro_f1"))
-    text = ", ".join(f"{name} {value(old, key)} → {value(new, key)}" for name, key in pairs)
-    return f"{text} (n={n})" if n is not None else text

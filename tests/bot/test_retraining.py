@@ -1,13 +1,15 @@
-import json
 import stat
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from unittest.mock import MagicMock
 
 import pytest
 
-from bot.retraining import Retrainer, RetrainRefused
+from bot.retraining import Retrainer, RetrainFailed, RetrainRefused
 from bot.settings import load_settings
+from tests.bot.retrain_results import PROMOTED, REJECTED
+from training.result import RetrainResult
 
 
 def settings_for(tmp_path: Path, **overrides):
@@ -23,13 +25,21 @@ def fake_python(tmp_path: Path, *, stdout: str = "", code: int = 0) -> str:
 
 
 def fake_service():
+    """A stand-in for the service's model holder (the inference pool): its predictor and swap."""
     from models import artifact
 
     service = MagicMock()
+    service.predictor.version = "v1"
     service.predictor.path = artifact.SHIPPED_DIR  # what a fresh bot serves
     service.predictor.extractor.spec = artifact.read_manifest(artifact.SHIPPED_DIR)["feature_spec"]
     service.predictor.reload.return_value = SimpleNamespace(version="v2")
+    service.swap.side_effect = lambda new: service.predictor
     return service
+
+
+def result_json(status: str, version: str | None = "v2") -> str:
+    return replace(PROMOTED if status == "promoted" else REJECTED, status=status, version=version,
+                   promoted=status == "promoted").to_json()
 
 
 def promote_elsewhere(settings, name: str) -> None:
@@ -45,23 +55,34 @@ def promote_elsewhere(settings, name: str) -> None:
 
 
 async def test_promoted_model_is_swapped_in_without_restart(tmp_path):
-    result = {"status": "promoted", "version": "v2", "reason": "not worse"}
     service = fake_service()
     notes: list[str] = []
-    retrainer = Retrainer(service, settings_for(tmp_path), python=fake_python(tmp_path, stdout=json.dumps(result)))
-    outcome = await retrainer.run("manual", progress=notes.append)
-    assert outcome["status"] == "promoted" and outcome["trigger"] == "manual"
+
+    async def note(text: str) -> None:
+        notes.append(text)
+
+    retrainer = Retrainer(service, settings_for(tmp_path), python=fake_python(tmp_path, stdout=result_json("promoted")))
+    outcome = await retrainer.run("manual", progress=note)
+    assert outcome == RetrainResult.from_json(result_json("promoted"))
     service.predictor.reload.assert_called_once_with(tmp_path / "data" / "models" / "v2")
-    service.swap_predictor.assert_called_once_with(service.predictor.reload.return_value)
+    service.swap.assert_called_once_with(service.predictor.reload.return_value)
     assert notes and "Retraining started" in notes[0]
 
 
 async def test_rejected_model_is_not_swapped(tmp_path):
     service = fake_service()
-    stdout = json.dumps({"status": "rejected", "version": "v2", "reason": "worse on feedback"})
+    stdout = result_json("rejected")
     outcome = await Retrainer(service, settings_for(tmp_path), python=fake_python(tmp_path, stdout=stdout)).run()
-    assert outcome["status"] == "rejected"
-    service.swap_predictor.assert_not_called()
+    assert outcome.status == "rejected"
+    service.swap.assert_not_called()
+
+
+async def test_output_that_is_not_a_result_is_a_failure_not_a_crash(tmp_path):
+    service = fake_service()
+    retrainer = Retrainer(service, settings_for(tmp_path), python=fake_python(tmp_path, stdout='{"status": "odd"}'))
+    with pytest.raises(RetrainFailed, match="current model stays"):
+        await retrainer.run()
+    service.swap.assert_not_called()
 
 
 async def test_lock_held_elsewhere_is_refused_with_a_message(tmp_path):
@@ -84,7 +105,7 @@ async def test_failed_run_keeps_the_current_model(tmp_path):
     with pytest.raises(RuntimeError, match="current model stays") as info:
         await retrainer.run()
     assert info.value.user_message == str(info.value)
-    service.swap_predictor.assert_not_called()
+    service.swap.assert_not_called()
 
 
 async def test_failed_run_after_the_switch_follows_the_registry(tmp_path):
@@ -92,12 +113,16 @@ async def test_failed_run_after_the_switch_follows_the_registry(tmp_path):
     settings = settings_for(tmp_path)
     service = fake_service()
     service.predictor.reload.side_effect = lambda path: SimpleNamespace(version=path.name, path=path)
-    service.swap_predictor.side_effect = lambda predictor: setattr(service, "predictor", predictor)
+    def swap(predictor):
+        old, service.predictor = service.predictor, predictor
+        return old
+
+    service.swap.side_effect = swap
     promote_elsewhere(settings, "v-switched")  # what the failing run got done before it failed
     retrainer = Retrainer(service, settings, python=fake_python(tmp_path, code=1))
     with pytest.raises(RuntimeError, match="after switching models; now serving v-switched"):
         await retrainer.run()
-    service.swap_predictor.assert_called_once()
+    service.swap.assert_called_once()
     assert service.predictor.path == settings.DATA_DIR / "models" / "v-switched"
 
 
@@ -121,17 +146,22 @@ async def test_model_dir_turns_retraining_off(tmp_path):
 
     await retrainer.periodic(FakeStore(None, 100), interval_hours=1, min_new_votes=1, sleep=sleep)  # returns at once
     assert slept == []
-    service.swap_predictor.assert_not_called()
+    service.swap.assert_not_called()
 
 
-def test_command_passes_the_settings(tmp_path):
-    settings = settings_for(tmp_path, RETRAIN_TOLERANCE=0.02, RETRAIN_INCLUDE_SPOTIFY=True, MIN_VOTES=2)
+@pytest.mark.parametrize("spotify", [True, False])
+def test_the_command_hands_the_retrain_cli_every_setting_as_a_flag(tmp_path, spotify):
+    """Parsed by the retrain CLI's own parser, the bot's command yields exactly the bot's settings."""
+    from training.cli import build_parser
+
+    settings = settings_for(tmp_path, RETRAIN_ALPHA=0.02, RETRAIN_INCLUDE_SPOTIFY=spotify, MIN_VOTES=2,
+                            ADMIN_VOTE_WEIGHT=3.5, KEEP_MODEL_VERSIONS=7)
     command = Retrainer(fake_service(), settings).command("periodic")
     assert command[1:4] == ["-m", "training", "retrain"]
-    assert command[command.index("--trigger") + 1] == "periodic"
-    assert "--include-spotify" in command
-    assert command[command.index("--tolerance") + 1] == "0.02"
-    assert command[command.index("--min-votes") + 1] == "2"
+    args = build_parser().parse_args(command[3:])
+    assert (args.trigger, args.data_dir, args.alpha, args.include_spotify, args.min_votes, args.admin_weight,
+            args.keep, args.json, args.no_progress) == (
+        "periodic", settings.DATA_DIR, 0.02, spotify, 2, 3.5, 7, True, True)
 
 
 class FakeStore:
@@ -154,12 +184,12 @@ class FakeStore:
     (9e18, 25, False),  # "just now": the interval has not passed
 ])
 async def test_periodic_retrain_needs_time_and_votes(tmp_path, last_started, votes, runs):
-    stdout = json.dumps({"status": "rejected", "version": None, "reason": "x"})
+    stdout = result_json("rejected", version=None)
     retrainer = Retrainer(fake_service(), settings_for(tmp_path), python=fake_python(tmp_path, stdout=stdout))
     outcome = await retrainer.maybe_retrain(FakeStore(last_started, votes), interval_hours=24, min_new_votes=20)
     assert (outcome is not None) == runs
     if runs:
-        assert outcome["trigger"] == "periodic"
+        assert outcome.status == "rejected"
 
 
 async def test_real_retrain_process_on_an_empty_store(tmp_path):
@@ -172,8 +202,8 @@ async def test_real_retrain_process_on_an_empty_store(tmp_path):
     await store.close()
     service = fake_service()
     outcome = await Retrainer(service, settings).run("manual")
-    assert outcome["status"] == "rejected" and not outcome["promote"]
-    service.swap_predictor.assert_not_called()
+    assert outcome.status == "rejected" and not outcome.promoted and "no labelled feedback" in outcome.reason
+    service.swap.assert_not_called()
 
 
 async def test_follows_a_model_promoted_elsewhere(tmp_path):
@@ -196,5 +226,5 @@ async def test_follows_a_model_promoted_elsewhere(tmp_path):
     registry.promote("v-cron")
 
     assert await retrainer.follow_registry() is True
-    swapped_in = service.swap_predictor.call_args.args[0]
+    swapped_in = service.swap.call_args.args[0]
     assert swapped_in.version == "v-cron"

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from bot.fetch import resolve_short_link
+from bot.render_text import render_stats
 from bot.replies import (
     NOT_A_LINK,
     NOTHING_TO_JUDGE,
@@ -24,6 +25,7 @@ from bot.replies import (
 )
 from bot.service import Service, ServiceConfig
 from bot.spotify import SpotifyClient
+from feedback.labels import CONFIRM
 from feedback.store import Store, default_path
 from tests.bot.conftest import FakeSpotify
 from tests.bot.fake_spotify import (
@@ -35,10 +37,8 @@ from tests.bot.fake_spotify import (
     SECOND_ALBUM_ID,
     TRACK_ID,
 )
-from bot.render_text import render_stats
-from tests.helpers import until
-from feedback.labels import CONFIRM
 from tests.feedback.helpers import get_prediction, votes_for
+from tests.helpers import until
 
 ALBUM_LINK = f"https://open.spotify.com/album/{ALBUM_ID}"
 TRACK_LINK = f"https://open.spotify.com/track/{TRACK_ID}"

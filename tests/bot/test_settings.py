@@ -30,7 +30,7 @@ def test_defaults() -> None:
     assert s.MAX_LINKS_PER_MESSAGE == 3 and s.IMAGE_MAX_BYTES == 15 * 1024 * 1024
     assert s.GENRE_EMOJIS == {"Country": "🤠", "Electronic": "🎛️", "HipHop": "🎤", "Pop": "🎵", "Rock": "🎸"}
     assert s.CONFIRM_EMOJI == "✅" and s.UNSURE_MARGIN == 0.1
-    assert s.RETRAIN_INTERVAL == 24 and s.RETRAIN_INCLUDE_SPOTIFY is False and s.RETRAIN_TOLERANCE == 0.01
+    assert s.RETRAIN_INTERVAL == 24 and s.RETRAIN_INCLUDE_SPOTIFY is False and s.RETRAIN_ALPHA == 0.05
     assert s.DATA_RETENTION_DAYS is None and s.LOG_LEVEL == "INFO" and s.LOG_FORMAT == "text"
 
 
@@ -177,3 +177,17 @@ def test_table_defaults_load_back(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, default, _ in settings_table():
         monkeypatch.setenv(name, default)
     assert load_settings(_env_file=None).model_dump() == Settings(_env_file=None).model_dump()
+
+
+def test_service_config_is_derived_from_settings() -> None:
+    """Every ServiceConfig field but the test-only allow_private is a setting, with the setting's default."""
+    from dataclasses import fields
+
+    from bot.service.config import ServiceConfig
+
+    names = {f.name for f in fields(ServiceConfig)} - {"allow_private"}
+    assert {name.upper() for name in names} <= set(Settings.model_fields)
+    defaults = load_settings(_env_file=None)
+    assert ServiceConfig() == ServiceConfig.from_settings(defaults)
+    changed = ServiceConfig.from_settings(load_settings(_env_file=None, USER_RATE=9, ADMIN_USER_IDS="1,2"))
+    assert (changed.user_rate, changed.admin_user_ids) == (9, frozenset({"1", "2"}))

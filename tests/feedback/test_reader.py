@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from feedback.reader import is_held_out, load_feedback
 from feedback.store import Store
 from tests.training.conftest import Item, fake_sha, fill_db
-from feedback.reader import is_held_out, load_feedback
 
 GENRES = ["Country", "Electronic", "HipHop", "Pop", "Rock"]
 DIM = 24

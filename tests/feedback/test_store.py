@@ -1,7 +1,5 @@
 import asyncio
 import sqlite3
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 

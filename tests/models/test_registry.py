@@ -19,6 +19,7 @@ from models.registry import (
     TEMP_GRACE_S,
     ModelRegistry,
     RegistryError,
+    load_served,
     registry_root,
     resolve_model_dir,
 )
@@ -125,10 +126,30 @@ def test_damaged_current_falls_back_to_the_previous_good_version(registry, caplo
         v3.rmdir()
     caplog.set_level(logging.WARNING, logger="models.registry")
 
-    assert registry.current_dir(SPEC) == registry.root / "v2"  # not v4: newer, never served
-    assert "v3 cannot be served" in warnings_in(caplog) and "serving model version v2" in warnings_in(caplog)
+    # current_dir reads files, never unpickles: a truncated pickle is found by current, which loads
+    named = registry.root / ("v3" if damage == "truncated genre file" else "v2")  # not v4: newer, never served
+    assert registry.current_dir(SPEC) == named
     name, path, artifact = registry.current(SPEC)
     assert (name, artifact.version) == ("v2", "v2")
+    assert "v3 cannot be served" in warnings_in(caplog) and "serving model version v2" in warnings_in(caplog)
+
+
+def test_current_dir_never_unpickles(registry, monkeypatch):
+    registry.promote("v3")
+    monkeypatch.setattr(artifacts.joblib, "load", lambda *a, **k: pytest.fail("current_dir loaded a model"))
+    assert registry.current_dir(SPEC) == registry.root / "v3"
+    assert resolve_model_dir(None, registry.root.parent, SPEC) == registry.root / "v3"
+
+
+def test_load_served_loads_the_version_resolve_names_or_falls_back(registry, tmp_path):
+    registry.promote("v3")
+    path, artifact = load_served(None, registry.root.parent, SPEC)
+    assert (path, artifact.version) == (registry.root / "v3", "v3")
+    (registry.root / "v3" / artifacts.GENRE_FILE).write_bytes(b"not a pickle")
+    path, artifact = load_served(None, registry.root.parent, SPEC)
+    assert (path, artifact.version) == (registry.root / "v2", "v2")
+    path, artifact = load_served(registry.root / "v4", tmp_path / "elsewhere", SPEC)  # MODEL_DIR wins
+    assert (path, artifact.version) == (registry.root / "v4", "v4")
 
 
 def test_fallback_skips_damaged_older_versions_and_ends_at_shipped(registry, caplog):

@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from feedback.reader import is_held_out
 from feedback.records import PredictionRecord
 from feedback.store import Store, default_path
 from models import artifact as artifacts
 from models.genre import Recipe
 from models.popularity import PopularityModel
 from models.registry import ModelRegistry, registry_root
-from feedback.reader import is_held_out
 from training.train import GenreData, distinctive_from, evaluate_genre, fit_genre
 
 SMALL_TRAIN = 500

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -28,13 +29,12 @@ from tests.training.conftest import (
     rotated_labels,
 )
 from training import retrain as retrain_module
+from training.result import Origin, RetrainResult
 from training.retrain import CHECKPOINTS, CRASH_ENV, RetrainBusy, retrain
 
 ROOT = Path(__file__).resolve().parents[2]
-# The small slice validates on 300 covers of a hard problem (top-1 about 0.4): refitting with a few
-# hundred more covers moves its top-1 by up to 2-5 points either way, whichever classifier the
-# recipe names, so the "agrees" test allows 3 points; the full-set default is 0.01.
-SMALL_SET_TOLERANCE = 0.03
+# alpha=0 makes no difference significant: every challenger is promoted (tests of the write path).
+ALWAYS = 0.0
 
 
 def agreeing_feedback(base, unused_base_rows, n: int = 600, held_out: int = 200, seed: int = 1) -> list[Item]:
@@ -69,14 +69,15 @@ def test_promotes_when_feedback_agrees(data_dir, small_base_path, base, unused_b
     db = db_of(data_dir)
     fill_db(db, agreeing_feedback(base, unused_base_rows))
 
-    result = retrain(db, data_dir, base_features=small_base_path, tolerance=SMALL_SET_TOLERANCE, progress=False)
+    result = retrain(db, data_dir, base_features=small_base_path, progress=False)
 
     assert result.status == "promoted", result.reason
-    assert result.counts["feedback_train"] == 600 and result.counts["feedback_held_out"] == 200
-    assert result.counts["base_train"] == 500 and result.counts["base_validation"] == 300
-    champion, challenger = result.metrics["champion"], result.metrics["challenger"]
-    assert challenger["feedback_held_out"]["top1"] > champion["feedback_held_out"]["top1"]
-    assert challenger["base_validation"]["top1"] >= champion["base_validation"]["top1"] - SMALL_SET_TOLERANCE
+    assert result.counts.feedback_train == 600 and result.counts.feedback_held_out == 200
+    assert result.counts.base_train == 500 and result.counts.base_validation == 300
+    held = result.feedback_held_out
+    assert held.challenger.top1 > held.champion.top1
+    assert result.paired.verdict != "worse" and result.paired.n == 300 + 200
+    assert result.paired.low <= result.paired.difference <= result.paired.high
 
     path, artifact = served(data_dir)
     assert path.name == result.version == artifact.version
@@ -100,47 +101,14 @@ def test_not_promoted_when_feedback_disagrees_with_the_base_set(data_dir, small_
 
     result = retrain(db, data_dir, base_features=small_base_path, progress=False)
 
-    assert result.status == "rejected" and not result.promote
-    assert "base validation" in result.reason and "fell by more than the tolerance" in result.reason
-    assert result.metrics["challenger"]["base_validation"]["top1"] < (
-        result.metrics["champion"]["base_validation"]["top1"] - 0.01)
+    assert result.status == "rejected" and not result.promoted
+    assert "significantly worse (base validation)" in result.reason
+    assert result.base_validation.challenger.top1 < result.base_validation.champion.top1
     path, artifact = served(data_dir)
     assert artifact.version == CHAMPION
     assert [p.name for p in registry_root(data_dir).iterdir() if p.is_dir()] == [CHAMPION]  # nothing written
     assert db_rows(db, "SELECT promoted, path FROM model_versions WHERE version = ?", (result.version,)) == [(0, None)]
     assert db_rows(db, "SELECT status FROM retrain_runs") == [("rejected",)]
-
-
-def test_decision_rule():
-    metrics = {
-        "champion": {"base_validation": {"top1": 0.50}, "feedback_held_out": {"top1": 0.70, "n": 10}},
-        "challenger": {"base_validation": {"top1": 0.55}, "feedback_held_out": {"top1": 0.60, "n": 10}},
-    }
-    promote, reason = retrain_module.decide(metrics, tolerance=0.01)
-    assert not promote and "held-out feedback" in reason
-    metrics["challenger"]["feedback_held_out"]["top1"] = 0.70
-    assert retrain_module.decide(metrics, tolerance=0.01)[0]
-    metrics["challenger"]["base_validation"]["top1"] = 0.489  # within 0.01 of 0.50 is still fine ...
-    assert retrain_module.decide(metrics, tolerance=0.011)[0]
-    assert not retrain_module.decide(metrics, tolerance=0.01)[0]  # ... beyond it is not
-    metrics["challenger"]["feedback_held_out"] = metrics["champion"]["feedback_held_out"] = None
-    metrics["challenger"]["base_validation"]["top1"] = 0.50
-    promote, reason = retrain_module.decide(metrics, tolerance=0.0)
-    assert promote and "no held-out feedback" in reason
-
-
-def test_decision_rule_keeps_a_floor_at_the_original_model():
-    """A champion already a point below the shipped model: another point off is too far in all."""
-    metrics = {
-        "champion": {"base_validation": {"top1": 0.49}, "feedback_held_out": None},
-        "challenger": {"base_validation": {"top1": 0.485}, "feedback_held_out": None},
-    }
-    origin = {"version": "base-20261122", "base_validation_top1": 0.50}
-    assert retrain_module.decide(metrics, tolerance=0.01)[0]  # within tolerance of the champion ...
-    promote, reason = retrain_module.decide(metrics, tolerance=0.01, origin=origin)
-    assert not promote and "below the original model" in reason  # ... but 1.5 points below shipped
-    metrics["challenger"]["base_validation"]["top1"] = 0.49
-    assert retrain_module.decide(metrics, tolerance=0.01, origin=origin)[0]
 
 
 def test_origin_floor_is_carried_from_the_champion(data_dir, small_base_path, base, unused_base_rows):
@@ -152,20 +120,19 @@ def test_origin_floor_is_carried_from_the_champion(data_dir, small_base_path, ba
     manifest["retrain"] = {"parent": "v20190101-000000", "origin": {"version": "v-old", "base_validation_top1": 0.99}}
     manifest_path.write_text(json.dumps(manifest))
 
-    result = retrain(db, data_dir, base_features=small_base_path, tolerance=SMALL_SET_TOLERANCE, progress=False)
+    result = retrain(db, data_dir, base_features=small_base_path, progress=False)
 
-    assert result.status == "rejected" and "original model v-old 0.990" in result.reason
-    assert result.reason.endswith("below the original model")
-    assert result.origin == {"version": "v-old", "base_validation_top1": 0.99}
+    assert result.status == "rejected" and "significantly below the original model v-old" in result.reason
+    assert result.origin == Origin("v-old", 0.99)
     assert served(data_dir)[1].version == CHAMPION
 
 
 def test_origin_is_recorded_and_a_shipped_origin_is_re_evaluated(data_dir, small_base_path, base, unused_base_rows):
     db = db_of(data_dir)
     fill_db(db, noisy_copies(base, unused_base_rows[:30], held_out=False))
-    first = retrain(db, data_dir, base_features=small_base_path, tolerance=1.0, progress=False)
-    assert first.status == "promoted" and first.origin["version"] == CHAMPION  # a hand-made champion: its own origin
-    assert served(data_dir)[1].manifest["retrain"]["origin"] == first.origin
+    first = retrain(db, data_dir, base_features=small_base_path, alpha=ALWAYS, progress=False)
+    assert first.status == "promoted" and first.origin.version == CHAMPION  # a hand-made champion: its own origin
+    assert served(data_dir)[1].manifest["retrain"]["origin"] == asdict(first.origin)
 
     path = served(data_dir)[0] / artifacts.MANIFEST  # pretend the lineage started from the shipped model
     manifest = json.loads(path.read_text())
@@ -173,31 +140,31 @@ def test_origin_is_recorded_and_a_shipped_origin_is_re_evaluated(data_dir, small
     manifest["retrain"]["origin"] = {"version": shipped_version, "base_validation_top1": 0.0}
     path.write_text(json.dumps(manifest))
     fill_db(db, noisy_copies(base, unused_base_rows[30:40], held_out=False, seed=3))
-    second = retrain(db, data_dir, base_features=small_base_path, tolerance=1.0, progress=False)
-    assert second.origin["version"] == shipped_version and second.origin["base_validation_top1"] > 0.2
+    second = retrain(db, data_dir, base_features=small_base_path, alpha=ALWAYS, progress=False)
+    assert second.origin.version == shipped_version and second.origin.base_validation_top1 > 0.2
 
 
 def test_no_new_feedback_writes_nothing(data_dir, small_base_path, base, unused_base_rows):
     """A second retrain on the same votes would only write a duplicate of the served model."""
     db = db_of(data_dir)
     fill_db(db, noisy_copies(base, unused_base_rows[:30], held_out=False))
-    first = retrain(db, data_dir, base_features=small_base_path, tolerance=1.0, progress=False)
+    first = retrain(db, data_dir, base_features=small_base_path, alpha=ALWAYS, progress=False)
     assert first.status == "promoted"
     models = registry_root(data_dir)
     before = sorted(p.relative_to(models) for p in models.rglob("*"))
     versions_before = db_rows(db, "SELECT * FROM model_versions ORDER BY version")
 
-    second = retrain(db, data_dir, base_features=small_base_path, tolerance=1.0, progress=False)
+    second = retrain(db, data_dir, base_features=small_base_path, alpha=ALWAYS, progress=False)
 
-    assert second.status == "rejected" and not second.promote and second.version is None
-    assert "no new feedback since the served model" in second.reason and second.metrics == {}
+    assert second.status == "rejected" and not second.promoted and second.version is None
+    assert "no new feedback since the served model" in second.reason and second.paired is None
     assert sorted(p.relative_to(models) for p in models.rglob("*")) == before
     assert served(data_dir)[1].version == first.version
     assert db_rows(db, "SELECT * FROM model_versions ORDER BY version") == versions_before
     assert db_rows(db, "SELECT status FROM retrain_runs ORDER BY id") == [("promoted",), ("rejected",)]
 
     fill_db(db, noisy_copies(base, unused_base_rows[30:35], held_out=False, seed=4))  # a new vote: fits again
-    assert retrain(db, data_dir, base_features=small_base_path, tolerance=1.0, progress=False).status == "promoted"
+    assert retrain(db, data_dir, base_features=small_base_path, alpha=ALWAYS, progress=False).status == "promoted"
 
 
 def test_spotify_rows_are_excluded_by_default(data_dir, small_base_path, base, unused_base_rows):
@@ -210,8 +177,8 @@ def test_spotify_rows_are_excluded_by_default(data_dir, small_base_path, base, u
     opted_in = retrain(db, data_dir, base_features=small_base_path, dry_run=True, include_spotify=True,
                        progress=False)
 
-    assert (default.counts["feedback_train"], default.counts["spotify_excluded"]) == (30, 10)
-    assert (opted_in.counts["feedback_train"], opted_in.counts["spotify_excluded"]) == (40, 0)
+    assert (default.counts.feedback_train, default.counts.spotify_excluded) == (30, 10)
+    assert (opted_in.counts.feedback_train, opted_in.counts.spotify_excluded) == (40, 0)
 
 
 def test_dry_run_writes_nothing(data_dir, small_base_path, base, unused_base_rows):
@@ -222,10 +189,10 @@ def test_dry_run_writes_nothing(data_dir, small_base_path, base, unused_base_row
     tables = ("predictions", "votes", "model_versions", "retrain_runs")
     before_db = {t: db_rows(db, f"SELECT * FROM {t}") for t in tables}
 
-    result = retrain(db, data_dir, base_features=small_base_path, dry_run=True, tolerance=1.0, progress=False)
+    result = retrain(db, data_dir, base_features=small_base_path, dry_run=True, alpha=ALWAYS, progress=False)
 
-    assert result.dry_run and result.status == "dry_run" and result.promote and result.version is None
-    assert result.run_id is None and result.metrics["challenger"]["base_validation"]["n"] == 300
+    assert result.dry_run and result.status == "dry_run" and result.promoted and result.version is None
+    assert result.run_id is None and result.base_validation.challenger.n == 300
     assert sorted((p.relative_to(models), p.stat().st_mtime_ns) for p in models.rglob("*")) == before_files
     assert {t: db_rows(db, f"SELECT * FROM {t}") for t in before_db} == before_db
 
@@ -237,8 +204,8 @@ def test_no_labelled_feedback_fits_nothing(data_dir, small_base_path, base):
 
     result = retrain(db, data_dir, base_features=small_base_path, progress=False)
 
-    assert result.status == "rejected" and "no labelled feedback" in result.reason and result.metrics == {}
-    assert (result.counts["feedback_unlabelled"], result.counts["suggestions"]) == (2, {"Polka": 1})
+    assert result.status == "rejected" and "no labelled feedback" in result.reason and result.paired is None
+    assert (result.counts.feedback_unlabelled, result.counts.suggestions) == (2, {"Polka": 1})
     assert served(data_dir)[1].version == CHAMPION
     assert db_rows(db, "SELECT status FROM retrain_runs") == [("rejected",)]
 
@@ -262,27 +229,24 @@ def test_cli_json(data_dir, small_base_path, base, unused_base_rows):
     db = db_of(data_dir)
     fill_db(db, noisy_copies(base, unused_base_rows[:30], held_out=False))
     cli = run_cli("--db", str(db), "--data-dir", str(data_dir), "--base-features", str(small_base_path),
-                  "--json", "--tolerance", "1", "--trigger", "periodic")
+                  "--json", "--alpha", "0", "--trigger", "periodic")
     assert cli.returncode == 0, cli.stderr
-    result = json.loads(cli.stdout)
-    assert result["status"] == "promoted" and result["counts"]["feedback_train"] == 30
-    assert "confusion" not in result["metrics"]["champion"]["base_validation"]
-    assert served(data_dir)[1].version == result["version"]
+    result = RetrainResult.from_json(cli.stdout)
+    assert result.status == "promoted" and result.counts.feedback_train == 30
+    assert result.base_validation.champion.n == 300 and result.paired is not None
+    assert served(data_dir)[1].version == result.version
     assert db_rows(db, "SELECT status, trigger FROM retrain_runs") == [("promoted", "periodic")]
 
 
-def test_cli_reads_the_bots_env_file(tmp_path, monkeypatch):
-    """`python -m training retrain` takes its defaults from ./.env like the bot; the environment wins."""
+def test_cli_takes_every_knob_as_a_flag_and_ignores_the_environment(tmp_path, monkeypatch):
+    """Only DATA_DIR (where the data is) comes from the environment; the bot passes the rest as flags."""
     from training import cli
 
-    (tmp_path / ".env").write_text(
-        "DATA_DIR=from-dotenv\nRETRAIN_TOLERANCE=0.07\nretrain_include_spotify=true\nMIN_VOTES=2\n"
-        "ADMIN_VOTE_WEIGHT=3\nKEEP_MODEL_VERSIONS=9\n")
     monkeypatch.chdir(tmp_path)
-    for name in ("DATA_DIR", "RETRAIN_TOLERANCE", "RETRAIN_INCLUDE_SPOTIFY", "MIN_VOTES", "ADMIN_VOTE_WEIGHT",
-                 "KEEP_MODEL_VERSIONS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("KEEP_MODEL_VERSIONS", "4")
+    for name, value in {"DATA_DIR": "from-env", "MIN_VOTES": "7", "ADMIN_VOTE_WEIGHT": "9", "KEEP_MODEL_VERSIONS": "8",
+                        "RETRAIN_INCLUDE_SPOTIFY": "true"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("MODEL_DIR", raising=False)
     seen = {}
 
     def fake_retrain(db, data_dir, **kwargs):
@@ -291,9 +255,20 @@ def test_cli_reads_the_bots_env_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(retrain_module, "retrain", fake_retrain)
     assert cli.main(["retrain", "--no-progress"]) == cli.EXIT_BUSY == 3
-    assert seen["data_dir"] == Path("from-dotenv") and seen["db"] == Path("from-dotenv/sleeve.db")
-    assert (seen["tolerance"], seen["include_spotify"], seen["min_votes"], seen["admin_weight"], seen["keep"]) == (
-        0.07, True, 2, 3.0, 4)
+    assert seen["data_dir"] == Path("from-env") and seen["db"] == Path("from-env/sleeve.db")
+    assert (seen["alpha"], seen["include_spotify"], seen["min_votes"], seen["admin_weight"], seen["keep"]) == (
+        0.05, False, 1, 1.0, 5)
+    assert cli.main(["retrain", "--no-progress", "--alpha", "0.1", "--include-spotify", "--min-votes", "2",
+                     "--admin-weight", "3", "--keep", "4"]) == 3
+    assert (seen["alpha"], seen["include_spotify"], seen["min_votes"], seen["admin_weight"], seen["keep"]) == (
+        0.1, True, 2, 3.0, 4)
+
+
+def test_cli_refuses_to_retrain_when_model_dir_pins_the_served_model(tmp_path, monkeypatch, capsys):
+    from training import cli
+
+    assert cli.main(["retrain", "--no-progress", "--model-dir", str(tmp_path), "--data-dir", str(tmp_path)]) == 2
+    assert "MODEL_DIR pins the served model" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("point", CHECKPOINTS)
@@ -303,7 +278,7 @@ def test_sigkill_at_every_checkpoint_is_survived(point, data_dir, small_base_pat
     db = db_of(data_dir)
     fill_db(db, noisy_copies(base, unused_base_rows[:40], held_out=False))  # no held-out rows: (b) is void
     votes_before = db_rows(db, "SELECT * FROM votes ORDER BY prediction_id, voter_id")
-    args = ("--db", str(db), "--data-dir", str(data_dir), "--base-features", str(small_base_path), "--tolerance", "1")
+    args = ("--db", str(db), "--data-dir", str(data_dir), "--base-features", str(small_base_path), "--alpha", "0")
 
     crashed = run_cli(*args, env={CRASH_ENV: point})
 
@@ -315,20 +290,20 @@ def test_sigkill_at_every_checkpoint_is_survived(point, data_dir, small_base_pat
     assert db_rows(db, "SELECT * FROM votes ORDER BY prediction_id, voter_id") == votes_before
     assert db_rows(db, "SELECT status FROM retrain_runs") == [("promoted" if point == "after_record" else "running",)]
 
-    result = retrain(db, data_dir, base_features=small_base_path, tolerance=1.0, progress=False)
+    result = retrain(db, data_dir, base_features=small_base_path, alpha=ALWAYS, progress=False)
 
     # Once switched, the crashed run's model already holds these votes: nothing new to fit.
     assert result.status == ("rejected" if switched else "promoted"), result.reason
     if switched:
         assert "no new feedback" in result.reason and result.version is None
-        result.version = artifact.version
-    assert served(data_dir)[1].version == result.version
+    version = artifact.version if switched else result.version
+    assert served(data_dir)[1].version == version
     statuses = db_rows(db, "SELECT status, summary FROM retrain_runs ORDER BY id")
     assert [s for s, _ in statuses] == ["promoted" if point == "after_record" else "crashed", result.status]
     if point != "after_record":
         assert "is gone" in json.loads(statuses[0][1])["recovered"]
     promoted = {v for v, in db_rows(db, "SELECT version FROM model_versions WHERE promoted = 1")}
-    assert result.version in promoted
+    assert version in promoted
     if switched:  # the crashed run's switch was recorded by the next run (or by itself)
         assert artifact.version in promoted
     assert db_rows(db, "SELECT * FROM votes ORDER BY prediction_id, voter_id") == votes_before
@@ -351,7 +326,7 @@ def test_lost_lock_stops_before_the_switch(data_dir, small_base_path, base, unus
 
     monkeypatch.setattr(retrain_module, "checkpoint", steal)
     with pytest.raises(retrain_module.LockLost):
-        retrain(db, data_dir, base_features=small_base_path, tolerance=1.0, progress=False)
+        retrain(db, data_dir, base_features=small_base_path, alpha=ALWAYS, progress=False)
     assert served(data_dir)[1].version == CHAMPION
 
 
@@ -375,7 +350,7 @@ def test_prunes_old_versions_but_keeps_the_served_one(data_dir, small_base_path,
     versions = []
     for i in range(3):
         fill_db(db, noisy_copies(base, unused_base_rows[10 * i:10 * i + 10], held_out=False, seed=i))
-        versions.append(retrain(db, data_dir, base_features=small_base_path, tolerance=1.0, keep=2,
+        versions.append(retrain(db, data_dir, base_features=small_base_path, alpha=ALWAYS, keep=2,
                                 progress=False).version)
     on_disk = sorted(p.name for p in registry_root(data_dir).iterdir() if p.is_dir())
     assert on_disk == sorted(versions[1:])
@@ -400,9 +375,9 @@ def test_retrain_on_the_full_base_set(tmp_path, base, unused_base_rows):
     result = retrain(db, data_dir, progress=False)
 
     assert result.champion == "shipped"
-    assert result.counts["base_train"] == len(base.train_rows)
+    assert result.counts.base_train == len(base.train_rows)
     shipped_top1 = artifacts.read_manifest(artifacts.SHIPPED_DIR)["metrics"]["validation"]["top1"]
-    assert result.metrics["champion"]["base_validation"]["top1"] == pytest.approx(shipped_top1)
+    assert result.base_validation.champion.top1 == pytest.approx(shipped_top1)
     if result.status == "promoted":
         assert served(data_dir)[1].version == result.version
     else:

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import unittest.mock
 from typing import Any
 
 import discord
 import pytest
 
-from bot.discord_app.cogs.admin import (
-    NOT_ADMIN,
-    NOT_AVAILABLE,
-    AdminCog,
-    ProgressReporter,
-    describe_progress,
-)
+from bot.discord_app.cogs.admin import NOT_ADMIN, AdminCog
 from bot.discord_app.cogs.info import InfoCog
-from bot.replies import busy
+from bot.replies import OOPS
+from bot.retraining import RetrainFailed, RetrainRefused
 from tests.bot.discord.helpers import (
     MockBot,
     MockContext,
@@ -27,6 +20,7 @@ from tests.bot.discord.helpers import (
     make_service,
     make_settings,
 )
+from tests.bot.retrain_results import PROMOTED, REJECTED
 
 ADMIN = 4242
 
@@ -112,13 +106,6 @@ async def test_forget_is_ephemeral_and_reports_counts() -> None:
 
 # -- /retrain -----------------------------------------------------------------------------------------
 
-RESULT = {
-    "decision": "promoted",
-    "reason": "not worse",
-    "champion": {"top1": 0.6, "top2": 0.8},
-    "challenger": {"top1": 0.65, "top2": 0.81},
-}
-
 
 async def test_retrain_refuses_non_admins_even_with_other_permissions() -> None:
     service = make_service(retrain=True)
@@ -142,9 +129,9 @@ async def test_retrain_refuses_administrator_flag_outside_a_server() -> None:
 
 
 @pytest.mark.parametrize("who", ["admin_user_id", "guild_administrator"])
-async def test_retrain_by_admins_runs_and_shows_the_result(who: str) -> None:
+async def test_retrain_by_admins_runs_and_shows_the_typed_result(who: str) -> None:
     service = make_service(retrain=True, admins={str(ADMIN)})
-    service.retrain.return_value = RESULT
+    service.retrain.return_value = PROMOTED
     _, _, admin = make_cogs(service)
     if who == "admin_user_id":
         interaction = MockInteraction(user=MockMember(id=ADMIN))
@@ -159,36 +146,20 @@ async def test_retrain_by_admins_runs_and_shows_the_result(who: str) -> None:
     final = interaction.edit_original_response.await_args.kwargs
     assert final["content"] is None
     embed = final["embed"]
-    assert embed.title == "Retraining: promoted" and "0.650" in embed.fields[0].value
+    assert embed.title == "Retraining: promoted" and embed.colour == discord.Colour.green()
+    assert "+3.2 points (95% CI +0.9 to +5.5" in embed.description
+    assert "0.650" in embed.fields[0].value  # held-out votes top-1, new
 
 
-async def test_retrain_without_a_progress_parameter() -> None:
-    calls: list[dict[str, Any]] = []
-
-    class Plain:
-        def is_admin(self, user_id: str) -> bool:
-            return True
-
-        async def retrain(self, trigger: str) -> Any:
-            calls.append({"trigger": trigger})
-            return RESULT
-
-    bot = MockBot(Plain(), make_settings())
-    admin = AdminCog(bot)  # type: ignore[arg-type]
-    interaction = MockInteraction()
-    await admin.retrain.callback(admin, interaction)
-    assert calls == [{"trigger": "manual"}]
-    assert interaction.edit_original_response.await_args.kwargs["embed"].title == "Retraining: promoted"
-
-
-async def test_retrain_not_in_this_build() -> None:
-    service = make_service(admins={str(ADMIN)})  # a Service without retrain()
+async def test_a_result_that_kept_the_model_is_grey_and_has_no_table() -> None:
+    service = make_service(retrain=True, admins={str(ADMIN)})
+    service.retrain.return_value = REJECTED
     _, _, admin = make_cogs(service)
     interaction = MockInteraction(user=MockMember(id=ADMIN))
-
     await admin.retrain.callback(admin, interaction)
-
-    interaction.response.send_message.assert_awaited_once_with(NOT_AVAILABLE, ephemeral=True)
+    embed = interaction.edit_original_response.await_args.kwargs["embed"]
+    assert embed.colour == discord.Colour.light_grey() and not embed.fields
+    assert "no labelled feedback" in embed.description
 
 
 async def test_retrain_progress_edits_the_answer() -> None:
@@ -199,60 +170,41 @@ async def test_retrain_progress_edits_the_answer() -> None:
     interaction.edit_original_response.side_effect = lambda **kw: edits.append(kw.get("content"))
 
     async def retrain(*, trigger: str, progress: Any) -> Any:
-        await progress("fitting", 0.5)  # awaitable when called on the loop
-        for _ in range(5):
-            await asyncio.sleep(0)
-        return RESULT
+        await progress("Retraining started")
+        await progress("Still training… (10 s)")  # within the interval: dropped
+        return PROMOTED
 
     service.retrain.side_effect = retrain
     await admin.retrain.callback(admin, interaction)
 
-    assert edits[0] == "⏳ Retraining… fitting · 50%"
-    assert edits[-1] is None  # the final edit replaces the progress text by the embed
+    assert edits == ["⏳ Retraining started", None]  # the final edit replaces the progress text by the embed
 
 
-async def test_progress_from_a_worker_thread() -> None:
-    edits: list[str] = []
-
-    async def edit(text: str) -> None:
-        edits.append(text)
-
-    reporter = ProgressReporter(edit, interval=0)
-    thread = threading.Thread(target=reporter, args=("evaluating",))
-    thread.start()
-    thread.join()
-    for _ in range(20):
-        await asyncio.sleep(0)
-    await reporter.close()
-    assert edits == ["⏳ Retraining… evaluating"]
-    assert describe_progress(("a",), {"step": 2, "of": None}) == "a · 2"
-
-
-async def test_second_retrain_shows_the_services_refusal() -> None:
-    class RetrainBusy(RuntimeError):
-        pass
-
+@pytest.mark.parametrize("refusal", [RetrainRefused("A retrain is already running."),
+                                     RetrainFailed("Retraining failed; the current model stays.")])
+async def test_a_refused_or_failed_retrain_shows_its_message(refusal: Exception) -> None:
     service = make_service(retrain=True, admins={str(ADMIN)})
-    service.retrain.side_effect = RetrainBusy("A retrain is already running.")
+    service.retrain.side_effect = refusal
     _, _, admin = make_cogs(service)
     interaction = MockInteraction(user=MockMember(id=ADMIN))
 
     await admin.retrain.callback(admin, interaction)
 
-    assert interaction.edit_original_response.await_args.kwargs == {
-        "content": "Retraining stopped: A retrain is already running.",
-        "embed": None,
-    }
+    assert interaction.edit_original_response.await_args.kwargs == {"content": str(refusal), "embed": None}
 
-    service.retrain.side_effect = None
-    service.retrain.return_value = busy()  # or a Reply
+
+async def test_an_unexpected_error_is_an_apology() -> None:
+    service = make_service(retrain=True, admins={str(ADMIN)})
+    service.retrain.side_effect = KeyError("boom")
+    _, _, admin = make_cogs(service)
+    interaction = MockInteraction(user=MockMember(id=ADMIN))
     await admin.retrain.callback(admin, interaction)
-    assert interaction.edit_original_response.await_args.kwargs["content"] == busy().text
+    assert interaction.edit_original_response.await_args.kwargs == {"content": OOPS, "embed": None}
 
 
 async def test_retrain_result_goes_to_the_channel_when_the_token_expired() -> None:
     service = make_service(retrain=True, admins={str(ADMIN)})
-    service.retrain.return_value = RESULT
+    service.retrain.return_value = PROMOTED
     _, _, admin = make_cogs(service)
     channel = unittest.mock.MagicMock(spec_set=discord.TextChannel)
     interaction = MockInteraction(user=MockMember(id=ADMIN), channel=channel)

@@ -12,7 +12,6 @@ from bot.discord_app.embeds import (
     TOTAL_LIMIT,
     clip,
     join_clipped,
-    metrics_table,
     render_reply,
     retrain_embed,
     stats_embed,
@@ -21,6 +20,7 @@ from bot.discord_app.embeds import (
 from bot.replies import Reply, busy, error
 from bot.settings import DEFAULT_GENRE_EMOJIS
 from tests.bot.discord.helpers import make_prediction, prediction_reply
+from tests.bot.retrain_results import PROMOTED
 
 CONFIRM = "✅"
 
@@ -163,36 +163,9 @@ def test_stats_embed() -> None:
     assert field(embed, "Queue") == "1 of 34"
 
 
-def test_retrain_embed_simple_shape() -> None:
-    result = {
-        "decision": "promoted",
-        "reason": "not worse",
-        "champion": {"top1": 0.61, "top2": 0.8},
-        "challenger": {"top1": 0.64, "top2": 0.82},
-    }
-    embed = retrain_embed(result)
+def test_retrain_embed_renders_the_typed_result() -> None:
+    embed = retrain_embed(PROMOTED)
     assert embed.title == "Retraining: promoted"
-    assert "promoted" in (embed.description or "") and "Reason: not worse" in (embed.description or "")
-    table = field(embed, "Old vs new")
-    assert "top1" in table and "0.610" in table and "0.640" in table and "0.820" in table
-
-
-def test_retrain_embed_training_shape() -> None:
-    result = {
-        "status": "rejected",
-        "promote": False,
-        "reason": "worse",
-        "version": "v2",
-        "champion": "shipped",
-        "champion_version": "v1",
-        "metrics": {
-            "champion": {"base_validation": {"top1": 0.6, "n": 100}, "feedback_held_out": None},
-            "challenger": {"base_validation": {"top1": 0.5, "n": 100}, "feedback_held_out": None},
-        },
-    }
-    embed = retrain_embed(result)
-    assert "stays" in (embed.description or "") and "old: v1 · new: v2" in (embed.description or "")
-    table = metrics_table(result)
-    assert "base_validation top1" in table and "0.600" in table and "0.500" in table
-    assert metrics_table({"decision": "refused"}) == ""
-
+    assert "McNemar p = 0.008" in embed.description and "Decision:" in embed.description
+    [table] = embed.fields
+    assert table.name == "Old vs new" and "base validation top-1" in table.value

@@ -17,7 +17,6 @@ from bot.discord_app.cogs.info import InfoCog
 from bot.discord_app.cogs.votes import VotesCog
 from bot.service import Service, open_service
 from models.prediction import Prediction
-from tests.feedback.helpers import votes_for
 from tests.bot.discord.helpers import (
     GENRES,
     MockAttachment,
@@ -29,6 +28,7 @@ from tests.bot.discord.helpers import (
     make_prediction,
     make_settings,
 )
+from tests.feedback.helpers import votes_for
 
 
 class StubPredictor:

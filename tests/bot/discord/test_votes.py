@@ -9,6 +9,7 @@ import pytest
 from bot.discord_app.cogs.votes import NO_PREDICTION, VotesCog
 from bot.discord_app.views import CUSTOM_ID, CorrectGenreView
 from bot.replies import VoteAck
+from feedback.labels import CONFIRM
 from tests.bot.discord.helpers import (
     GENRES,
     MockBot,
@@ -20,7 +21,6 @@ from tests.bot.discord.helpers import (
     make_service,
     make_settings,
 )
-from feedback.labels import CONFIRM
 
 ADMIN = 4242
 

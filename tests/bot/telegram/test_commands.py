@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from unittest.mock import AsyncMock
 
-from bot.replies import Requester
-from bot.telegram_app.handlers import ADMINS_ONLY, GUESS_USAGE, NO_RETRAIN
+import pytest
+
+from bot.render_retrain import render_retrain
+from bot.replies import OOPS, Requester
+from bot.retraining import RetrainFailed, RetrainRefused
+from bot.telegram_app.handlers import ADMINS_ONLY, GUESS_USAGE, RETRAIN_STARTED
+from tests.bot.retrain_results import PROMOTED, REJECTED
 from tests.bot.telegram.conftest import (
     ADMIN_ID,
     COVER_URL,
@@ -19,19 +22,7 @@ from tests.bot.telegram.conftest import (
     message_update,
     photo_sizes,
 )
-
-RESULT = {
-    "status": "promoted",
-    "promote": True,
-    "reason": "promoted: base validation top-1 0.634 vs champion 0.612 (tolerance 0.010); no held-out feedback yet",
-    "version": "v20261201-120000",
-    "champion": "shipped",
-    "champion_version": "v20261122-044653",
-    "metrics": {
-        "champion": {"base_validation": {"n": 500, "top1": 0.612, "macro_f1": 0.58}, "feedback_held_out": None},
-        "challenger": {"base_validation": {"n": 500, "top1": 0.634, "macro_f1": 0.6}, "feedback_held_out": None},
-    },
-}
+from training.result import RetrainResult
 
 
 def texts(tg: Harness) -> list[str]:
@@ -86,61 +77,49 @@ async def test_tags_stats_forget_help(tg: Harness) -> None:
 
 
 async def test_retrain_refused_for_non_admins(tg: Harness) -> None:
-    tg.service.retrain = AsyncMock(return_value=RESULT)
+    tg.service.retrain = AsyncMock(return_value=PROMOTED)
     await tg.feed(message_update("/retrain"))
     tg.service.retrain.assert_not_awaited()
     assert texts(tg) == [ADMINS_ONLY]
 
 
-async def test_retrain_not_in_this_build(tg: Harness) -> None:
-    del tg.service.retrain  # a Service without retrain()
-    await tg.feed(message_update("/retrain", user_id=ADMIN_ID, chat_id=ADMIN_ID))
-    assert texts(tg) == [NO_RETRAIN]
-
-
-async def test_retrain_by_an_admin_shows_progress_and_the_decision(tg: Harness) -> None:
-    async def retrain(*, trigger: str, progress) -> dict:
+async def test_retrain_by_an_admin_shows_progress_and_the_typed_result(tg: Harness) -> None:
+    async def retrain(*, trigger: str, progress) -> RetrainResult:
         assert trigger == "manual"
-        await progress("fitting", "2/3")
-        progress("evaluating")
-        return RESULT
+        await progress("Retraining started")
+        await progress("Still training… (10 s)")  # within the interval: dropped
+        return PROMOTED
 
     tg.service.retrain = AsyncMock(side_effect=retrain)
     await tg.feed(message_update("/retrain", user_id=ADMIN_ID, chat_id=ADMIN_ID))
     tg.service.retrain.assert_awaited_once()
     [status] = tg.request.called("sendMessage")
-    assert status.params["text"].startswith("Retraining…")
-    final = tg.request.called("editMessageText")[-1].params
-    assert final["message_id"] == 1000
-    assert final["text"].splitlines() == [
-        "Retraining finished: promoted — now serving v20261201-120000",
-        "Old model: v20261122-044653",
-        "Base validation: top-1 0.612 → 0.634, macro-F1 0.580 → 0.600 (n=500)",
-        f"Decision: {RESULT['reason']}",
-    ]
+    assert status.params["text"] == RETRAIN_STARTED
+    edits = [c.params for c in tg.request.called("editMessageText")]
+    assert [e["text"] for e in edits[:-1]] == ["Retraining started"]
+    assert edits[-1]["message_id"] == 1000 and edits[-1]["text"] == render_retrain(PROMOTED)
 
 
-async def test_blocking_retrain_runs_in_a_thread_and_failures_are_reported(tg: Harness) -> None:
-    threads = []
-
-    def retrain(*, trigger: str, progress) -> dict:
-        threads.append(threading.current_thread())
-        progress("fitting")
-        raise RuntimeError("another retrain holds the lock")
-
-    tg.service.retrain = retrain
+@pytest.mark.parametrize("refusal", [RetrainRefused("A retrain is already running."),
+                                     RetrainFailed("Retraining failed; the current model stays.")])
+async def test_a_refused_or_failed_retrain_shows_its_message(tg: Harness, refusal: Exception) -> None:
+    tg.service.retrain = AsyncMock(side_effect=refusal)
     await tg.feed(message_update("/retrain", user_id=ADMIN_ID, chat_id=ADMIN_ID))
-    assert threads and threads[0] is not threading.main_thread()
-    final = tg.request.called("editMessageText")[-1].params["text"]
-    assert final == "Retraining failed: RuntimeError: another retrain holds the lock"
+    assert tg.request.called("editMessageText")[-1].params["text"] == str(refusal)
+
+
+async def test_an_unexpected_retrain_error_is_an_apology(tg: Harness) -> None:
+    tg.service.retrain = AsyncMock(side_effect=KeyError("boom"))
+    await tg.feed(message_update("/retrain", user_id=ADMIN_ID, chat_id=ADMIN_ID))
+    assert tg.request.called("editMessageText")[-1].params["text"] == OOPS
 
 
 async def test_retrain_status_message_gone_sends_a_new_one(tg: Harness) -> None:
-    tg.service.retrain = AsyncMock(return_value=RESULT)
+    tg.service.retrain = AsyncMock(return_value=REJECTED)
     tg.request.fail("editMessageText", 400, "Bad Request: message to edit not found")
     await tg.feed(message_update("/retrain", user_id=ADMIN_ID, chat_id=ADMIN_ID))
     status, final = texts(tg)
-    assert status.startswith("Retraining…") and final.startswith("Retraining finished: promoted")
+    assert status == RETRAIN_STARTED and final == render_retrain(REJECTED)
 
 
 async def test_guess_in_reply_to_a_message_with_a_link(tg: Harness) -> None:
@@ -152,20 +131,3 @@ async def test_guess_in_reply_to_a_message_with_a_link(tg: Harness) -> None:
     }
     await tg.feed(message_update("/guess hello"))
     assert texts(tg)[-1] == GUESS_USAGE
-
-
-async def test_retrain_progress_is_coalesced_into_few_edits(tg: Harness) -> None:
-    async def retrain(*, trigger: str, progress) -> dict:
-        for step in range(5):
-            progress(f"step {step}/5")
-        for _ in range(100):  # let the status message catch up
-            if tg.request.called("editMessageText"):
-                break
-            await asyncio.sleep(0)
-        return RESULT
-
-    tg.service.retrain = retrain
-    await tg.feed(message_update("/retrain", user_id=ADMIN_ID, chat_id=ADMIN_ID))
-    edits = [c.params["text"] for c in tg.request.called("editMessageText")]
-    assert edits[0] == "Retraining… step 4/5" and len(edits) == 2
-    assert edits[1].startswith("Retraining finished: promoted")

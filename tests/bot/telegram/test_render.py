@@ -16,8 +16,8 @@ from bot.telegram_app.render import (
     render_prediction,
     tg_len,
 )
-from tests.bot.telegram.conftest import prediction_reply
 from feedback.labels import CONFIRM
+from tests.bot.telegram.conftest import prediction_reply
 
 TAG = re.compile(r"</?(b|pre)>")
 
@@ -77,33 +77,3 @@ def test_keyboard_skips_genres_too_long_for_callback_data() -> None:
     assert data == ["v:Rock", "v:" + CONFIRM]
     assert render.parse_vote("v:Rock") == "Rock" and render.parse_vote("x:Rock") is None
     assert render.parse_vote("v:") is None and render.parse_vote(None) is None
-
-
-def test_retrain_result_from_the_training_package() -> None:
-    from training.retrain import (
-        RetrainResult,  # the real type a service.retrain would return
-    )
-
-    metrics = {
-        "champion": {"base_validation": {"n": 400, "top1": 0.7, "top2": 0.8, "macro_f1": 0.66},
-                     "feedback_held_out": {"n": 12, "top1": 0.5, "top2": 0.7, "macro_f1": 0.4}},
-        "challenger": {"base_validation": {"n": 400, "top1": 0.65, "top2": 0.8, "macro_f1": 0.6},
-                       "feedback_held_out": {"n": 12, "top1": 0.75, "top2": 0.8, "macro_f1": 0.7}},
-    }
-    result = RetrainResult(
-        status="rejected", promote=False, reason="rejected: fell by more than the tolerance", version="v2",
-        champion="v1", champion_version="v1", run_id=3, dry_run=False, counts={}, metrics=metrics, tolerance=0.01,
-    )
-    assert render.render_retrain(result).splitlines() == [
-        "Retraining finished: rejected",
-        "Old model: v1",
-        "Base validation: top-1 0.700 → 0.650, macro-F1 0.660 → 0.600 (n=400)",
-        "Held-out votes: top-1 0.500 → 0.750, macro-F1 0.400 → 0.700 (n=12)",
-        "Decision: rejected: fell by more than the tolerance",
-    ]
-    assert render.render_retrain("done") == "Retraining finished: done"
-
-
-def test_progress_text() -> None:
-    assert render.render_progress((), {}) == "Retraining…"
-    assert render.render_progress(("fitting", 0.5), {"step": 2}) == "Retraining… fitting · 0.5 · step: 2"

@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from bot.telegram_app.handlers import NOT_A_VOTE, UNKNOWN_PREDICTION
+from feedback.labels import CONFIRM
 from tests.bot.telegram.conftest import (
     ADMIN_ID,
     GROUP_ID,
@@ -15,7 +16,6 @@ from tests.bot.telegram.conftest import (
     callback_update,
     reaction_update,
 )
-from feedback.labels import CONFIRM
 
 
 async def test_button_vote_records_and_answers(tg: Harness) -> None:
