@@ -26,13 +26,12 @@ import hashlib
 import json
 import sqlite3
 import urllib.parse
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from feedback.labels import label_from_votes, suggestions
+from feedback.labels import Suggestion, Vote, label_from_votes, suggested_genres
 from feedback.records import FEATURE_DTYPE, VOTES_SQL, decode_features, pooled_votes
 
 HELD_OUT_SHARE = 0.2
@@ -65,7 +64,7 @@ class FeedbackCounts:
     held_out: int = 0
     unlabelled: int = 0  # too few votes for a known genre, or a tie
     suggestion_votes: int = 0  # votes for genres the model does not know
-    suggestions: dict[str, int] = field(default_factory=dict)  # genre -> votes
+    suggestions: dict[str, int] = field(default_factory=dict)  # genre -> distinct covers
     spotify_excluded: int = 0  # voted covers left out because they came from Spotify
     wrong_dimension: int = 0  # voted covers whose feature vector does not fit the base features
 
@@ -79,6 +78,7 @@ class Feedback:
     held_out: FeedbackSet
     counts: FeedbackCounts
     fingerprint: str  # sha256 over (image, label) of every labelled cover: same votes, same value
+    suggested: list[Suggestion] = field(default_factory=list)  # unknown genres, most covers first
 
 
 def is_held_out(image_sha256: str, share: float = HELD_OUT_SHARE) -> bool:
@@ -95,6 +95,15 @@ def connect_read_only(db_path: str | Path) -> sqlite3.Connection:
     conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=5.0)
     conn.row_factory = sqlite3.Row
     return conn
+
+
+def approved_genres(db_path: str | Path) -> list[str]:
+    """Genres an admin approved as new classes (`/genres approve NAME`), by name."""
+    conn = connect_read_only(db_path)
+    try:
+        return [row["name"] for row in conn.execute("SELECT name FROM genre_approvals ORDER BY approved")]
+    finally:
+        conn.close()
 
 
 def load_feedback(
@@ -137,7 +146,7 @@ def build_feedback(predictions, votes, genres: list[str], dim: int, *, include_s
     ballots = pooled_votes({row["id"]: row["image_sha256"] for row in predictions}, votes)
 
     counts = FeedbackCounts(voted_covers=len(covers))
-    suggested: Counter[str] = Counter()
+    included: list[list[Vote]] = []  # the ballots of covers not left out, for the suggestions
     sets = {True: _Builder(), False: _Builder()}
     fingerprint = hashlib.sha256()
     for sha in sorted(covers, key=lambda s: covers[s][-1]["id"]):
@@ -146,7 +155,7 @@ def build_feedback(predictions, votes, genres: list[str], dim: int, *, include_s
             counts.spotify_excluded += 1
             continue
         cover_votes = ballots.get(sha, [])
-        suggested.update(suggestions(cover_votes, known))
+        included.append(cover_votes)
         newest = rows[-1]
         blob = newest["features"]
         if len(blob) != dim * FEATURE_DTYPE.itemsize:
@@ -159,12 +168,13 @@ def build_feedback(predictions, votes, genres: list[str], dim: int, *, include_s
         fingerprint.update(f"{sha}\t{label}\n".encode())
         vector = decode_features(blob)
         sets[is_held_out(sha, held_out_share)].add(vector, label, newest["id"], sha, _tags(newest["tags"]))
-    counts.suggestions = dict(suggested.most_common())
-    counts.suggestion_votes = sum(suggested.values())
+    suggested = suggested_genres(included, genres)
+    counts.suggestions = {s.name: s.covers for s in suggested}
+    counts.suggestion_votes = sum(s.votes for s in suggested)
     train, held_out = sets[False].build(dim), sets[True].build(dim)
     counts.train, counts.held_out = len(train), len(held_out)
     counts.labelled = counts.train + counts.held_out
-    return Feedback(train, held_out, counts, fingerprint.hexdigest())
+    return Feedback(train, held_out, counts, fingerprint.hexdigest(), suggested)
 
 
 class _Builder:

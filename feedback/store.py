@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import aiosqlite
 
-from feedback.labels import CONFIRM
+from feedback.labels import CONFIRM, clean_label
 from feedback.migrate import Migration, apply_migrations, load_migrations
 from feedback.records import (
     VOTES_SQL,
@@ -142,8 +142,12 @@ class Store:
     async def vote(self, prediction_id: int, voter_id: str, label: str, is_admin: bool = False) -> str | None:
         """Record (or replace) this voter's vote; the label stored, or None if there is no such prediction.
 
-        `labels.CONFIRM` ("the top guess is right") is stored as the prediction's top genre.
+        `labels.CONFIRM` ("the top guess is right") is stored as the prediction's top genre; any
+        other label is stored cleaned (`labels.clean_label`), and one that cleans to nothing is refused.
         """
+        label = label if label == CONFIRM else clean_label(label)
+        if not label:
+            return None
         rows = await self._fetch(
             """
             INSERT INTO votes (prediction_id, voter_id, label, is_admin, created)

@@ -235,7 +235,9 @@ def tags_embed(tags: Mapping[str, list[str]], genre_emojis: Mapping[str, str]) -
 def stats_embed(stats: Mapping[str, Any]) -> discord.Embed:
     """The numbers from Service.stats(): the shared text summary, plus per-genre accuracy and the queue."""
     embed = discord.Embed(title="Sleeve stats", colour=COLOUR)
-    embed.description = clip(render_stats(dict(stats)), DESCRIPTION_LIMIT)
+    # Suggested genre names are people's free text: escaped like any other user text.
+    shown = {**stats, "suggestions": {_md(name): n for name, n in (stats.get("suggestions") or {}).items()}}
+    embed.description = clip(render_stats(shown), DESCRIPTION_LIMIT)
     per_genre = (stats.get("live_accuracy") or {}).get("per_genre") or {}
     rows = [
         f"{_md(genre)}: {c['correct']}/{c['total']}" for genre, c in per_genre.items() if c.get("total")

@@ -26,7 +26,7 @@ from bot.service.limits import Limits
 from bot.service.sources import ShortLinkResolver, Sources, Subject, may_be_image
 from bot.service.stats import collect_stats
 from bot.spotify import SpotifyClient, SpotifyError
-from feedback.labels import CONFIRM
+from feedback.labels import CONFIRM, canonical_genre, clean_label
 from feedback.records import Platform, PredictionRecord, SourceKind
 from feedback.store import Store
 from models.image import ImageError
@@ -239,8 +239,11 @@ class Service:
             return False
 
     def normalize_choice(self, choice: str, extra_genres: Any = ()) -> str | None:
-        """CONFIRM, a known genre's proper name, or the stripped text as a suggestion; None if empty."""
-        text = choice.strip()
+        """CONFIRM, a known genre's proper name, or the cleaned text as a suggestion; None if empty.
+
+        Free text is cleaned (`feedback.labels.clean_label`) and genre names match by `genre_key`.
+        """
+        text = clean_label(choice)
         if not text:
             return None
         if text.casefold() in CONFIRM_WORDS:
@@ -248,9 +251,8 @@ class Service:
         return self.genre_named(text, extra_genres) or text
 
     def genre_named(self, name: str, extra_genres: Any = ()) -> str | None:
-        """The known genre called name, case-insensitively."""
-        wanted = name.strip().casefold()
-        return next((g for g in [*self.predictor.genres, *extra_genres] if g.casefold() == wanted), None)
+        """The known genre called name, ignoring case, spaces and hyphens."""
+        return canonical_genre(name, [*self.predictor.genres, *extra_genres])
 
     async def attach_message(self, prediction_id: int, message_id: str) -> bool:
         """Front ends call this once the reply is sent, so votes on that message find the prediction."""

@@ -7,12 +7,11 @@ it, scored on its latest prediction of the cover.
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from bot.inference import InferencePool
 from bot.service.config import ServiceConfig
-from feedback.labels import label_from_votes, live_accuracy, suggestions
+from feedback.labels import label_from_votes, live_accuracy, suggested_genres
 from feedback.records import VotedCover
 from feedback.store import Store
 
@@ -24,7 +23,7 @@ async def collect_stats(store: Store, pool: InferencePool, config: ServiceConfig
     covers = await store.voted_covers()
     known = set(predictor.genres)
     accuracy = live_accuracy(scored_covers(covers, predictor.version, known, config))
-    pending = sum((suggestions(cover.votes, known) for cover in covers), Counter())
+    pending = suggested_genres((cover.votes for cover in covers), known)
     last = overall.last_retrain
     return {
         "model_version": predictor.version,
@@ -38,7 +37,7 @@ async def collect_stats(store: Store, pool: InferencePool, config: ServiceConfig
             "top1": accuracy.top1,
             "per_genre": {g: {"correct": c, "total": t} for g, (c, t) in accuracy.per_genre.items()},
         },
-        "suggestions": dict(pending.most_common()),
+        "suggestions": {s.name: s.covers for s in pending},  # genre -> distinct covers
         "last_retrain": None
         if last is None
         else {"status": last.status, "started": last.started, "finished": last.finished,

@@ -25,7 +25,7 @@ from bot.replies import (
 )
 from bot.service import Service, ServiceConfig
 from bot.spotify import SpotifyClient
-from feedback.labels import CONFIRM
+from feedback.labels import CONFIRM, MAX_LABEL_CHARS
 from feedback.store import Store, default_path
 from tests.bot.conftest import FakeSpotify
 from tests.bot.fake_spotify import (
@@ -514,11 +514,28 @@ async def test_stats_report_votes_for_unknown_genres_as_suggestions(make_service
     [reply] = await service.handle_message(message(ALBUM_LINK))
     await service.attach_message(reply.prediction_id, "m1")
     await service.vote("discord", "m1", "bob", "Jazz")
-    await service.vote("discord", "m1", "ann", "jazz")  # not a known genre: kept as typed
+    await service.vote("discord", "m1", "ann", " JAZZ ")  # the same genre, on the same cover
     stats = await service.stats()
-    assert sum(stats["suggestions"].values()) == 2 and set(stats["suggestions"]) <= {"Jazz", "jazz"}
+    assert stats["suggestions"] == {"Jazz": 1}  # one cover
     assert stats["live_accuracy"]["n"] == 0  # suggestions are not scored
     assert "Suggested genres I don't know" in render_stats(stats)
+
+
+async def test_free_text_votes_are_cleaned_before_they_are_stored(make_service, store: Store) -> None:
+    service = make_service()
+    [reply] = await service.handle_message(message(ALBUM_LINK))
+    await service.attach_message(reply.prediction_id, "m1")
+    known = service.predictor.genres[0]
+    ack = await service.vote("discord", "m1", "zed", f"{known}\u200b")  # a zero-width space
+    assert ack is not None and ack.known_genre and ack.label == known
+    ack = await service.vote("discord", "m1", "ann", "\x1b[31mnoise\x1b[0m rock\x07")
+    assert ack is not None and ack.label == "noise rock" and "\x1b" not in ack.text
+    ack = await service.vote("discord", "m1", "bob", "x" * 5_000_000)
+    assert ack is not None and len(ack.label) == MAX_LABEL_CHARS
+    assert await service.vote("discord", "m1", "eve", "\u200b\x1b[0m") is None  # nothing left: no vote
+    stored = {v.voter_id: v.label for v in await votes_for(store, reply.prediction_id)}
+    assert stored == {"zed": known, "ann": "noise rock", "bob": "x" * MAX_LABEL_CHARS}
+    assert max(len(name) for name in (await service.stats())["suggestions"]) == MAX_LABEL_CHARS
 
 
 async def test_tags(make_service, predictor) -> None:

@@ -1,11 +1,18 @@
 from collections import Counter
 
+import pytest
+
 from feedback.labels import (
+    MAX_LABEL_CHARS,
     LiveAccuracy,
+    Suggestion,
     Vote,
+    canonical_genre,
+    clean_label,
+    genre_key,
     label_from_votes,
     live_accuracy,
-    suggestions,
+    suggested_genres,
     weighted_tally,
 )
 
@@ -64,12 +71,49 @@ def test_unknown_genre_is_a_suggestion_never_a_label():
     ballot = votes("vaporwave", "vaporwave", "vaporwave", "rock")
     assert label_from_votes(ballot, KNOWN) == "rock"
     assert label_from_votes(votes("vaporwave"), KNOWN) is None
-    assert suggestions(ballot, KNOWN) == Counter({"vaporwave": 3})
+    assert suggested_genres([ballot], KNOWN) == [Suggestion("vaporwave", covers=1, votes=3)]
     assert weighted_tally(ballot, KNOWN) == Counter({"rock": 1.0})
 
 
 def test_no_suggestions_when_all_known():
-    assert suggestions(votes("rock", "pop"), KNOWN) == Counter()
+    assert suggested_genres([votes("rock", "pop")], KNOWN) == []
+
+
+# -- normalisation ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spelling", ["jazz", " Jazz ", "JAZZ", "ｊａｚｚ", "Ja\u200bzz", "jaz\u00adz"])
+def test_spellings_of_one_genre_share_a_key(spelling: str) -> None:
+    assert genre_key(spelling) == "jazz"
+    assert canonical_genre(spelling, ["Rock", "Jazz"]) == "Jazz"
+
+
+@pytest.mark.parametrize("spelling", ["Hip-Hop", "hip hop", "HIP_HOP", "hip\u2011hop", "HipHop"])
+def test_spaces_and_hyphens_do_not_make_another_genre(spelling: str) -> None:
+    assert canonical_genre(spelling, ["HipHop", "Rock"]) == "HipHop"
+
+
+def test_a_zero_width_space_does_not_turn_a_known_genre_into_a_suggestion() -> None:
+    ballot = votes("Rock\u200b", "\u200bRock")
+    assert label_from_votes(ballot, {"Rock"}) == "Rock"
+    assert suggested_genres([ballot], {"Rock"}) == []
+
+
+def test_clean_label_strips_escapes_and_controls_and_caps_the_length() -> None:
+    assert clean_label("\x1b[31mRed\x1b[0m \x1b]0;title\x07metal\r\n") == "Red metal"
+    assert clean_label("\x1b[2J\x1b[Hpolka\x07\x00") == "polka"
+    assert clean_label("\u202eklop") == "klop"  # a bidi override is a format character
+    assert clean_label("  lo-fi   hip   hop ") == "lo-fi hip hop"
+    assert len(clean_label("x" * 5_000_000)) == MAX_LABEL_CHARS
+    assert clean_label("\u200b\u200b") == "" and genre_key("\x1b[0m") == ""
+
+
+def test_suggestions_count_distinct_covers_and_merge_spellings() -> None:
+    ballots = [votes("polka", "Polka", "POLKA"), votes(" Polka "), votes("K-pop"), votes("kpop", "Rock")]
+    assert suggested_genres(ballots, {"Rock"}) == [
+        Suggestion("Polka", covers=2, votes=4),
+        Suggestion("K-pop", covers=2, votes=2),
+    ]
 
 
 def test_live_accuracy():

@@ -61,7 +61,7 @@ def test_unknown_genres_are_suggestions_not_labels(db):
     fill_db(db, [item(1, "Polka"), item(2, "Polka", "Rock"), item(3, "Vaporwave", "Polka")])
     fb = load(db)
     assert fb.train.label_sets == [frozenset({"Rock"})]  # Polka does not count against Rock
-    assert fb.counts.suggestions == {"Polka": 3, "Vaporwave": 1} and fb.counts.suggestion_votes == 4
+    assert fb.counts.suggestions == {"Polka": 3, "Vaporwave": 1} and fb.counts.suggestion_votes == 4  # covers
     assert fb.counts.unlabelled == 2
 
 

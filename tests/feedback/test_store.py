@@ -68,35 +68,42 @@ def table_count(path: Path, table: str) -> int:
 # -- opening and migrations -------------------------------------------------------------------
 
 
+SHIPPED = [(m.version, m.name) for m in load_migrations()]
+
+
+def test_the_shipped_migrations_include_the_genre_approvals() -> None:
+    assert SHIPPED[0] == (1, "initial") and (3, "genre_approvals") in SHIPPED
+
+
 async def test_migrations_apply_once_and_are_recorded(db_path: Path, clock: Clock):
     store = await Store.open(db_path, clock=clock)
-    assert await applied_migrations(store) == [(1, "initial")]
+    assert await applied_migrations(store) == SHIPPED
     await store.close()
 
     clock.now += 60
     store = await Store.open(db_path, clock=clock)  # re-open: nothing to apply
-    assert await applied_migrations(store) == [(1, "initial")]
+    assert await applied_migrations(store) == SHIPPED
     await store.close()
     with sqlite3.connect(db_path) as conn:
         ledger = conn.execute("SELECT version, name, applied FROM schema_migrations").fetchall()
-    assert ledger == [(1, "initial", T0)]
+    assert ledger == [(v, name, T0) for v, name in SHIPPED]
 
 
 async def test_later_migration_applied_on_reopen(db_path: Path, clock: Clock):
     await (await Store.open(db_path, clock=clock)).close()
-    extra = Migration(2, "notes", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);")
+    extra = Migration(99, "notes", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);")
     store = await Store.open(db_path, clock=clock, migrations=[*load_migrations(), extra])
-    assert await applied_migrations(store) == [(1, "initial"), (2, "notes")]
+    assert await applied_migrations(store) == [*SHIPPED, (99, "notes")]
     await store.close()
     assert table_count(db_path, "notes") == 0
 
 
 async def test_failed_migration_rolls_back_and_is_not_recorded(db_path: Path, clock: Clock):
-    broken = Migration(2, "broken", "CREATE TABLE half (id INTEGER);\nINSERT INTO nowhere VALUES (1);")
+    broken = Migration(99, "broken", "CREATE TABLE half (id INTEGER);\nINSERT INTO nowhere VALUES (1);")
     with pytest.raises(sqlite3.OperationalError):
         await Store.open(db_path, clock=clock, migrations=[*load_migrations(), broken])
     with sqlite3.connect(db_path) as conn:
-        assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,)]
+        assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(v,) for v, _ in SHIPPED]
         assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'half'").fetchall()
 
 

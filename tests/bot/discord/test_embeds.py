@@ -163,6 +163,14 @@ def test_stats_embed() -> None:
     assert field(embed, "Queue") == "1 of 34"
 
 
+def test_suggested_genres_in_stats_are_escaped() -> None:
+    stats = {"model_version": "v1", "genres": ["Rock"], "predictions": 1, "votes": 1, "voters": 1,
+             "predictions_this_model": 1, "live_accuracy": {"n": 0, "top1": None, "per_genre": {}},
+             "last_retrain": None, "suggestions": {"**loud** `x`": 1}}
+    description = stats_embed(stats).description or ""
+    assert "\\*\\*loud\\*\\* \\`x\\`" in description and "**loud**" not in description
+
+
 def test_retrain_embed_renders_the_typed_result() -> None:
     embed = retrain_embed(PROMOTED)
     assert embed.title == "Retraining: promoted"
