@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from bot.render_genres import render_genres
 from bot.render_text import render_reply, render_stats, render_tags
 from bot.replies import OOPS, IncomingImage, Reply, Requester
 from bot.service import Service, open_service
@@ -31,7 +32,8 @@ Type one of these per line:
   SPOTIFY LINK      judge an album, track, playlist or artist (open.spotify.com/…, spotify:album:…)
   GENRE             vote on the last reply: the right genre (any case)
   ok                vote that the last reply's top guess is right
-  vote NAME         vote for a genre the model does not know yet (kept as a suggestion)
+  vote NAME         vote for any genre, known or not (an unknown one is kept as a suggestion)
+  genres            genres suggested by votes; genres approve NAME adds one at the next retrain
   undo              take back your vote on the last reply
   tags [GENRE]      the tags that are distinctive of each genre
   stats             model version, counts and live accuracy
@@ -61,6 +63,8 @@ class Console:
             self._print(render_stats(await self.service.stats()))
         elif command == "tags":
             self._print(render_tags(self.service.tags(rest or None)))
+        elif command == "genres":
+            await self._genres(rest)
         elif command == "undo" and not rest:
             await self._undo()
         elif command == "vote" and rest:
@@ -90,6 +94,14 @@ class Console:
             return
         ack = await self.service.vote(PLATFORM, self.last_message, USER_ID, choice)
         self._print(ack.text if ack else "That prediction is gone, so I couldn't record the vote.")
+
+    async def _genres(self, rest: str) -> None:
+        """The console's user runs the bot on their own machine: they may approve genres."""
+        verb, _, name = rest.partition(" ")
+        if verb.lower() == "approve":
+            self._print(await self.service.approve_genre(name, USER_ID))
+        else:
+            self._print(render_genres(await self.service.genres()))
 
     async def _undo(self) -> None:
         if self.last_message is None:

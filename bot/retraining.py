@@ -82,7 +82,8 @@ class Retrainer:
         args = [self._python, "-m", "training", "retrain", "--json", "--no-progress", "--trigger", trigger,
                 "--data-dir", str(s.DATA_DIR), "--alpha", str(s.RETRAIN_ALPHA),
                 "--min-votes", str(s.MIN_VOTES), "--admin-weight", str(s.ADMIN_VOTE_WEIGHT),
-                "--keep", str(s.KEEP_MODEL_VERSIONS)]
+                "--keep", str(s.KEEP_MODEL_VERSIONS), "--new-genres", s.NEW_GENRES,
+                "--new-genre-min-covers", str(s.NEW_GENRE_MIN_COVERS)]
         if s.RETRAIN_INCLUDE_SPOTIFY:
             args.append("--include-spotify")
         return args

@@ -127,6 +127,12 @@ class Settings(BaseSettings):
         description="A retrained model replaces the current one unless a paired test on the same covers "
         "(McNemar, exact) finds it worse at this significance level.",
     )
+    NEW_GENRES: Literal["auto", "admin", "off"] = Field(
+        "admin",
+        description="Genres people vote for that the model does not know become new classes at the next retrain "
+        "once NEW_GENRE_MIN_COVERS covers have them: auto, admin (after /genres approve NAME) or off.",
+    )
+    NEW_GENRE_MIN_COVERS: int = Field(25, ge=1, description="Distinct voted covers a new genre needs.")
     MIN_VOTES: int = Field(1, ge=1, description="Votes needed before a cover's label is used for training.")
     ADMIN_VOTE_WEIGHT: float = Field(1.0, gt=0, description="How many votes an admin's vote counts as.")
     KEEP_MODEL_VERSIONS: int = Field(5, ge=1, description="Trained model versions kept on disk.")

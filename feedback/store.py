@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import aiosqlite
 
-from feedback.labels import CONFIRM, clean_label
+from feedback.labels import CONFIRM, clean_label, genre_key
 from feedback.migrate import Migration, apply_migrations, load_migrations
 from feedback.records import (
     VOTES_SQL,
@@ -195,6 +195,25 @@ class Store:
         """Votes cast or changed at or after `timestamp` (unix seconds)."""
         rows = await self._fetch("SELECT COUNT(*) FROM votes WHERE created >= ?", (timestamp,))
         return rows[0][0]
+
+    # -- new genres -----------------------------------------------------------------------------
+
+    async def approve_genre(self, name: str, approved_by: str) -> str | None:
+        """Approve a genre as a new class (NEW_GENRES=admin); the name kept (the first approval's
+        spelling), or None when the name cleans to nothing."""
+        name = clean_label(name)
+        if not genre_key(name):
+            return None
+        rows = await self._fetch(
+            "INSERT INTO genre_approvals (genre_key, name, approved_by, approved) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (genre_key) DO UPDATE SET genre_key = genre_key RETURNING name",
+            (genre_key(name), name, approved_by, self._clock()),
+        )
+        return rows[0]["name"]
+
+    async def approved_genres(self) -> list[str]:
+        rows = await self._fetch("SELECT name FROM genre_approvals ORDER BY approved, name")
+        return [row["name"] for row in rows]
 
     # -- privacy and housekeeping ---------------------------------------------------------------
 

@@ -82,11 +82,30 @@ def build_parser() -> argparse.ArgumentParser:
     retrain.add_argument("--min-votes", type=int, default=1, help="votes needed for a label (default 1)")
     retrain.add_argument("--admin-weight", type=float, default=1.0, help="weight of an admin's vote (default 1)")
     retrain.add_argument("--keep", type=int, default=5, help="model versions kept on disk (default 5)")
+    retrain.add_argument("--new-genres", choices=["auto", "admin", "off"], default="admin",
+                         help="add genres people voted for as new classes: auto, admin (only those approved "
+                              "with /genres approve; the default) or off")
+    retrain.add_argument("--new-genre-min-covers", type=int, default=25,
+                         help="distinct voted covers a new genre needs (default 25)")
     retrain.add_argument("--base-features", type=Path,
                          help="base feature set (default: models/artifacts/base_features.npz)")
     retrain.add_argument("--trigger", choices=["cli", "manual", "periodic"], default="cli",
                          help="who started the run, as recorded in the database (the bot passes manual or periodic)")
     retrain.add_argument("--no-progress", action="store_true")
+
+    simulate = commands.add_parser(
+        "simulate-feedback", help="play labelled covers as people uploading and voting; report accuracy before/after")
+    simulate.add_argument("--labels", type=Path, required=True, help="labels CSV with a file column")
+    simulate.add_argument("--images", type=Path, required=True, help="folder the CSV's file column is relative to")
+    simulate.add_argument("--votes", type=int, required=True, help="covers to vote on (the rest are held out)")
+    simulate.add_argument("--column", default="genres", help="label column (default genres; e.g. playlists)")
+    simulate.add_argument("--genre", help="vote this genre (one the model does not know) for rows whose column names it")
+    simulate.add_argument("--step", type=int, default=50, help="retrain after this many votes (default 50)")
+    simulate.add_argument("--min-covers", type=int, default=25, help="voted covers a new genre needs (default 25)")
+    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument("--base-features", type=Path, help="base feature set (default: the shipped one)")
+    simulate.add_argument("--plot", type=Path, help="also draw the votes -> accuracy curve as a PNG (train extra)")
+    simulate.add_argument("--json", action="store_true", help="print one JSON object")
 
     rollback = commands.add_parser("rollback",
                                    help="serve an older model version (default: the one before the current)")
@@ -137,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         return _retrain(args)
     if args.command == "rollback":
         return _rollback(args)
+    if args.command == "simulate-feedback":
+        return _simulate(args)
     return 2
 
 
@@ -205,6 +226,7 @@ def _retrain(args: argparse.Namespace) -> int:
         result = retrain(db, args.data_dir, dry_run=args.dry_run, alpha=args.alpha,
                          include_spotify=args.include_spotify, min_votes=args.min_votes,
                          admin_weight=args.admin_weight, keep=args.keep, trigger=args.trigger,
+                         new_genres=args.new_genres, new_genre_min_covers=args.new_genre_min_covers,
                          progress=not args.no_progress and not args.json and sys.stderr.isatty(),
                          base_features=args.base_features)
     except RetrainBusy as exc:
@@ -227,11 +249,35 @@ def _retrain(args: argparse.Namespace) -> int:
             for who, m in (("champion", split.champion), ("challenger", split.challenger)):
                 print(f"  {who:<10} {name:<17} n={m.n:<5} top-1 {m.top1:.3f}  top-2 {m.top2:.3f}  "
                       f"macro-F1 {m.macro_f1:.3f}")
+    for genre in result.new_genres:
+        recall = "no held-out covers" if genre.recall is None else f"recall {genre.recall:.3f}"
+        print(f"  new genre {genre.name}: {genre.train_covers} voted covers to learn from, {recall} on "
+              f"{genre.held_out_covers} held-out covers")
     print(f"decision: {'promote' if result.promoted else 'keep the champion'} ({result.reason})")
     if result.dry_run:
         print("dry run: nothing written")
     elif result.status == "promoted":
         print(f"now serving {result.version}" + (f"; pruned {', '.join(result.pruned)}" if result.pruned else ""))
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from training import simulate
+
+    for path in (args.labels, args.images):
+        if not path.exists():
+            print(f"error: {path} does not exist", file=sys.stderr)
+            return 2
+    try:
+        sim = simulate.simulate(args.labels, args.images, args.votes, column=args.column, genre=args.genre,
+                                step=args.step, min_covers=args.min_covers, seed=args.seed,
+                                base_features=args.base_features, progress=not args.json)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.plot:
+        simulate.plot([sim], args.plot)
+    print(json.dumps(sim.to_dict()) if args.json else simulate.format_report(sim))
     return 0
 
 

@@ -63,6 +63,16 @@ class Origin:
 
 
 @dataclass(frozen=True)
+class NewGenre:
+    """A class the challenger learnt from votes (NEW_GENRES), scored on its held-out votes."""
+
+    name: str
+    train_covers: int
+    held_out_covers: int
+    recall: float | None  # share of its held-out covers the challenger calls it; None without any
+
+
+@dataclass(frozen=True)
 class RetrainResult:
     status: Status
     promoted: bool  # the decision (in a dry run: what would have happened)
@@ -76,6 +86,7 @@ class RetrainResult:
     feedback_held_out: Split | None = None
     paired: PairedTest | None = None  # challenger vs champion on both splits' covers together
     origin: Origin | None = None
+    new_genres: tuple[NewGenre, ...] = ()
     seconds: float = 0.0
     pruned: tuple[str, ...] = ()
 
@@ -107,6 +118,7 @@ class RetrainResult:
             feedback_held_out=optional("feedback_held_out", Split.from_dict),
             paired=optional("paired", lambda d: PairedTest(**d)),
             origin=optional("origin", lambda d: Origin(**d)),
+            new_genres=tuple(NewGenre(**g) for g in data.get("new_genres", ())),
             seconds=float(data.get("seconds", 0.0)),
             pruned=tuple(data.get("pruned", ())),
         )

@@ -50,8 +50,9 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from feedback.labels import NewGenres, canonical_genre, genres_to_add
 from feedback.lock import TRIGGERS, LockLost, RetrainBusy, RunLock
-from feedback.reader import HELD_OUT_SHARE, Feedback, load_feedback
+from feedback.reader import HELD_OUT_SHARE, Feedback, approved_genres, load_feedback
 from models import artifact as artifacts
 from models.distinctive import distinctive_tags, genre_totals
 from models.genre import GenreModel, Recipe
@@ -59,7 +60,15 @@ from models.registry import SHIPPED, ModelRegistry, registry_root
 from training.extract import tag_matrix
 from training.metrics import genre_metrics
 from training.promotion import ALPHA, below_floor, decide, paired_test
-from training.result import Counts, Origin, RetrainResult, Scores, Split, Status
+from training.result import (
+    Counts,
+    NewGenre,
+    Origin,
+    RetrainResult,
+    Scores,
+    Split,
+    Status,
+)
 from training.splits import topk_hits
 from training.train import DEFAULT_TOP_N, GenreData, fit_genre
 
@@ -108,6 +117,8 @@ def retrain(
     progress: bool = True,
     base_features: str | os.PathLike[str] | None = None,
     held_out_share: float = HELD_OUT_SHARE,
+    new_genres: NewGenres = "admin",
+    new_genre_min_covers: int = 25,
 ) -> RetrainResult:
     """Retrain, evaluate, and promote unless worse (`training.promotion`); `dry_run` writes nothing.
 
@@ -130,8 +141,14 @@ def retrain(
         bar.set_postfix_str("loading")
         champion_name, _, champion = registry.current(spec)
         data = GenreData.load(Path(base_features) if base_features else artifacts.BASE_FEATURES)
-        feedback = load_feedback(db_path, data.genres, data.vectors.shape[1], include_spotify=include_spotify,
+        def read(genres: list[str]) -> Feedback:
+            return load_feedback(db_path, genres, data.vectors.shape[1], include_spotify=include_spotify,
                                  min_votes=min_votes, admin_weight=admin_weight, held_out_share=held_out_share)
+
+        feedback = read(data.genres)
+        added = _added_genres(champion, data, feedback, db_path, new_genres, new_genre_min_covers)
+        if added:
+            feedback = read([*data.genres, *added])
         counts = _counts(data, feedback, include_spotify)
         log.info("retraining: %s", counts)
         bar.update()
@@ -149,13 +166,15 @@ def retrain(
         else:
             bar.set_postfix_str(f"fitting on {len(data.train_rows)} + {len(feedback.train)} covers")
             recipe = Recipe.from_dict(champion.manifest["recipe"])
-            model = fit_genre(data, recipe, extra=(feedback.train.vectors, feedback.train.label_sets))
+            model = fit_genre(data, recipe, extra=(feedback.train.vectors, feedback.train.label_sets),
+                              new_genres=added)
             checkpoint("after_fit")
             bar.update()
             bar.set_postfix_str("evaluating")
-            scored = _evaluate(champion.genre, model, data, feedback)
+            scored = _evaluate(champion.genre, model, data, feedback, set(data.genres))
             origin, origin_hits = _origin(champion, scored["champion"].base.metrics["top1"], data, spec)
             result = _compared(result, scored, origin, origin_hits, alpha)
+            result = replace(result, new_genres=_new_genre_recall(model, feedback, added))
             bar.update()
             challenger = (model, recipe, scored)
         if dry_run:
@@ -288,11 +307,13 @@ def _score(model: GenreModel, vectors: np.ndarray, label_sets: list[frozenset[st
                   topk_hits(probabilities, label_sets, model.genres, 1).astype(bool))
 
 
-def _evaluate(champion: GenreModel, challenger: GenreModel, data: GenreData,
-              feedback: Feedback) -> dict[str, ModelScores]:
+def _evaluate(champion: GenreModel, challenger: GenreModel, data: GenreData, feedback: Feedback,
+              old_genres: set[str]) -> dict[str, ModelScores]:
+    """Both models on the same covers, old genres only: a class the champion lacks is scored apart."""
     val = data.validation_rows
     base = (data.vectors[val], [data.label_sets[i] for i in val])
-    held = (feedback.held_out.vectors, list(feedback.held_out.label_sets)) if len(feedback.held_out) else None
+    rows = [i for i, labels in enumerate(feedback.held_out.label_sets) if labels <= old_genres]
+    held = (feedback.held_out.vectors[rows], [feedback.held_out.label_sets[i] for i in rows]) if rows else None
     return {
         name: ModelScores(_score(model, *base), _score(model, *held) if held else None)
         for name, model in (("champion", champion), ("challenger", challenger))
@@ -311,7 +332,7 @@ def _artifact(result: RetrainResult, scored: dict[str, ModelScores], model: Genr
     manifest = {
         "version": result.version,
         "created": datetime.now(UTC).isoformat(timespec="microseconds"),
-        "genres": data.genres,
+        "genres": list(model.genres),
         "feature_spec": spec,
         "recipe": recipe.to_dict(),
         "distinctive_top_n": top_n,
@@ -337,16 +358,39 @@ def _artifact(result: RetrainResult, scored: dict[str, ModelScores], model: Genr
                                  "feedback_held_out": _brief(old.held_out.metrics if old.held_out else None)},
         },
     }
-    distinctive = _distinctive(data, feedback, top_n)
+    distinctive = _distinctive(data, feedback, top_n, list(model.genres))
     return artifacts.Artifact(manifest, model, champion.popularity, data.vocabulary, distinctive)
 
 
-def _distinctive(data: GenreData, feedback: Feedback, top_n: int) -> dict[str, list[str]]:
+def _distinctive(data: GenreData, feedback: Feedback, top_n: int, genres: list[str]) -> dict[str, list[str]]:
     rows = data.train_rows
     scores = np.concatenate([data.tag_matrix[rows], tag_matrix(feedback.train.tags, data.vocabulary)])
     labels = [data.label_sets[i] for i in rows] + list(feedback.train.label_sets)
-    totals, counts = genre_totals(scores, labels, data.genres)
-    return distinctive_tags(totals, counts, data.vocabulary, data.genres, top_n=top_n)
+    totals, counts = genre_totals(scores, labels, genres)
+    return distinctive_tags(totals, counts, data.vocabulary, genres, top_n=top_n)
+
+
+def _added_genres(champion: artifacts.Artifact, data: GenreData, feedback: Feedback, db_path: Path,
+                  mode: NewGenres, min_covers: int) -> list[str]:
+    """Classes beyond the base set's: the champion's own (learnt from votes earlier), then suggestions
+    that qualify under NEW_GENRES now (`feedback.labels.genres_to_add`)."""
+    carried = [g for g in champion.genre.genres if g not in data.genres]
+    approved = approved_genres(db_path) if mode == "admin" else []
+    fresh = genres_to_add(feedback.suggested, mode, min_covers, approved)
+    return [*carried, *(g for g in fresh if canonical_genre(g, carried) is None)]
+
+
+def _new_genre_recall(model: GenreModel, feedback: Feedback, added: list[str]) -> tuple[NewGenre, ...]:
+    """Each added genre's recall on the held-out votes for it: the share the challenger calls it."""
+    out = []
+    held = feedback.held_out
+    top = [model.genres[i] for i in model.predict_proba(held.vectors).argmax(axis=1)] if len(held) else []
+    for genre in added:
+        rows = [i for i, labels in enumerate(held.label_sets) if genre in labels]
+        trained = sum(genre in labels for labels in feedback.train.label_sets)
+        recall = sum(top[i] == genre for i in rows) / len(rows) if rows else None
+        out.append(NewGenre(genre, trained, len(rows), recall))
+    return tuple(out)
 
 
 # -- the lock and the database records ------------------------------------------------------------

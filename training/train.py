@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,14 +93,17 @@ def genre_data(table: FeatureTable, root: Path) -> GenreData:
 
 
 def fit_genre(data: GenreData, recipe: Recipe, rows: np.ndarray | None = None,
-              extra: tuple[np.ndarray, list[frozenset[str]]] | None = None) -> GenreModel:
-    """Fit on data's training rows (or `rows`), plus optional extra (vectors, label sets) rows."""
+              extra: tuple[np.ndarray, list[frozenset[str]]] | None = None,
+              new_genres: Sequence[str] = ()) -> GenreModel:
+    """Fit on data's training rows (or `rows`), plus optional extra (vectors, label sets) rows;
+    `new_genres` are classes beyond data's, learnt from the extra rows only (genres from votes)."""
+    genres = [*data.genres, *new_genres]
     rows = data.train_rows if rows is None else rows
-    vectors, targets = expand_multilabel(data.vectors[rows], [data.label_sets[i] for i in rows], data.genres)
+    vectors, targets = expand_multilabel(data.vectors[rows], [data.label_sets[i] for i in rows], genres)
     if extra is not None and len(extra[0]):
-        more_x, more_y = expand_multilabel(extra[0], extra[1], data.genres)
+        more_x, more_y = expand_multilabel(extra[0], extra[1], genres)
         vectors, targets = np.concatenate([vectors, more_x]), np.concatenate([targets, more_y])
-    return GenreModel.fit(vectors, targets, data.genres, recipe, seed=SEED)
+    return GenreModel.fit(vectors, targets, genres, recipe, seed=SEED)
 
 
 def evaluate_genre(model: GenreModel, vectors: np.ndarray, label_sets: list[frozenset[str]]) -> dict:

@@ -29,6 +29,8 @@ class ServiceConfig:
     fetch_timeout: float = _default("FETCH_TIMEOUT")
     min_votes: int = _default("MIN_VOTES")
     admin_vote_weight: float = _default("ADMIN_VOTE_WEIGHT")
+    new_genres: str = _default("NEW_GENRES")  # auto, admin or off
+    new_genre_min_covers: int = _default("NEW_GENRE_MIN_COVERS")
     # Lets downloads reach private addresses. Only for tests and benchmarks against a local fake; no setting.
     allow_private: bool = False
 

@@ -22,6 +22,7 @@ from bot.links import ShortLink, SpotifyRef, find_image_urls, find_spotify_refs
 from bot.replies import Incoming, IncomingImage, Reply, Requester, VoteAck
 from bot.retraining import Progress, Retrainer, RetrainRefused
 from bot.service.config import ServiceConfig
+from bot.service.genres import GenresReport, approval_text, collect_genres
 from bot.service.limits import Limits
 from bot.service.sources import ShortLinkResolver, Sources, Subject, may_be_image
 from bot.service.stats import collect_stats
@@ -273,6 +274,18 @@ class Service:
     async def stats(self) -> dict[str, Any]:
         """Model version, store counts, live accuracy of the current model, queue load."""
         return await collect_stats(self._store, self._pool, self._config)
+
+    async def genres(self) -> GenresReport:
+        """Genres people suggested by vote, and which the next retrain adds (NEW_GENRES)."""
+        return await collect_genres(self._store, list(self.predictor.genres), self._config)
+
+    async def approve_genre(self, name: str, user_id: str) -> str:
+        """An admin approves a suggested genre as a new class; the answer to show them."""
+        known = list(self.predictor.genres)
+        if canonical_genre(name, known) is not None:
+            return approval_text(name, known, self._config.new_genres)
+        stored = await self._store.approve_genre(name, user_id)
+        return approval_text(stored, known, self._config.new_genres)
 
     async def forget(self, platform: Platform, user_id: str) -> dict[str, int]:
         """Delete a user's votes and the predictions they asked for."""

@@ -31,6 +31,7 @@ ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MESSAGE_REACTIO
 COMMANDS: dict[str, str] = {
     "guess": "Judge a Spotify link or image URL, or reply /guess to a photo",
     "tags": "The tags that are distinctive of each genre: /tags [genre]",
+    "genres": "Genres suggested by votes; admins: /genres approve NAME",
     "stats": "Model version, counts and live accuracy",
     "retrain": "Retrain the model on people's votes (admins only)",
     "forget": "Delete your votes and the predictions you asked for",
@@ -90,6 +91,7 @@ def build_application(
     for names, callback in (
         (["guess"], front.cmd_guess),
         (["tags"], front.cmd_tags),
+        (["genres"], front.cmd_genres),
         (["stats"], front.cmd_stats),
         (["retrain"], front.cmd_retrain),
         (["forget"], front.cmd_forget),

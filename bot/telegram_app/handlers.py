@@ -22,6 +22,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.progress import ProgressThrottle
+from bot.render_genres import render_genres
 from bot.render_retrain import render_retrain
 from bot.render_text import render_reply, render_stats, render_tags
 from bot.replies import OOPS, Incoming, IncomingImage, Reply, Requester
@@ -40,6 +41,7 @@ GUESS_USAGE = "Send /guess with a Spotify link or an image URL, or reply /guess 
 UNKNOWN_PREDICTION = "Sorry — I can't find that guess any more, so I couldn't record your vote."
 NOT_A_VOTE = "That button doesn't do anything any more."
 ADMINS_ONLY = "Only the bot's admins can retrain the model."
+ADMINS_ONLY_GENRES = "Only the bot's admins can approve new genres."
 RETRAIN_STARTED = "Retraining… this can take a few minutes."
 PROGRESS_EVERY_S = 2.0  # Telegram allows about one edit a second per chat; stay well under
 
@@ -234,6 +236,23 @@ class TelegramFrontEnd:
             text = render_tags(self.service.tags(" ".join(context.args or []).strip() or None))
         except Exception:
             log.exception("telegram /tags failed")
+            text = OOPS
+        await self._say(update, text)
+
+    async def cmd_genres(self, update: Update, context: Context) -> None:
+        """/genres lists genres suggested by vote; /genres approve NAME (admins) adds one (NEW_GENRES=admin)."""
+        args = list(context.args or [])
+        user = update.effective_user
+        try:
+            if args and args[0].lower() == "approve":
+                if user is None or not self.service.is_admin(str(user.id)):
+                    text = ADMINS_ONLY_GENRES
+                else:
+                    text = await self.service.approve_genre(" ".join(args[1:]), str(user.id))
+            else:
+                text = render_genres(await self.service.genres())
+        except Exception:
+            log.exception("telegram /genres failed")
             text = OOPS
         await self._say(update, text)
 

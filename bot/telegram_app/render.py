@@ -42,6 +42,7 @@ Telegram only shows me commands, mentions and replies to me.)
 /guess LINK or URL — judge a Spotify link or an image on the web; or reply /guess to a photo
 /tags [genre] — the tags that are distinctive of each genre
 /stats — model version, counts and live accuracy
+/genres — genres suggested by votes (admins: /genres approve NAME)
 /forget — delete your votes and the predictions you asked for
 /retrain — retrain the model on people's votes (admins only)
 /help — this text

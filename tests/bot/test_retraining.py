@@ -155,13 +155,13 @@ def test_the_command_hands_the_retrain_cli_every_setting_as_a_flag(tmp_path, spo
     from training.cli import build_parser
 
     settings = settings_for(tmp_path, RETRAIN_ALPHA=0.02, RETRAIN_INCLUDE_SPOTIFY=spotify, MIN_VOTES=2,
-                            ADMIN_VOTE_WEIGHT=3.5, KEEP_MODEL_VERSIONS=7)
+                            ADMIN_VOTE_WEIGHT=3.5, KEEP_MODEL_VERSIONS=7, NEW_GENRES="auto", NEW_GENRE_MIN_COVERS=9)
     command = Retrainer(fake_service(), settings).command("periodic")
     assert command[1:4] == ["-m", "training", "retrain"]
     args = build_parser().parse_args(command[3:])
     assert (args.trigger, args.data_dir, args.alpha, args.include_spotify, args.min_votes, args.admin_weight,
-            args.keep, args.json, args.no_progress) == (
-        "periodic", settings.DATA_DIR, 0.02, spotify, 2, 3.5, 7, True, True)
+            args.keep, args.new_genres, args.new_genre_min_covers, args.json, args.no_progress) == (
+        "periodic", settings.DATA_DIR, 0.02, spotify, 2, 3.5, 7, "auto", 9, True, True)
 
 
 class FakeStore:

@@ -636,3 +636,60 @@ async def test_a_store_failure_still_answers(make_service, cover: bytes) -> None
 async def test_network_failure_is_a_friendly_error(make_service) -> None:
     reply = await make_service().guess(who=WHO, url="http://127.0.0.1:1/cover.jpg")
     assert (reply.kind, reply.text) == ("error", "I couldn't reach that host.")
+
+
+async def vote_jazz_on(service: Service, covers: list[bytes], spelling: str = "Jazz") -> None:
+    for n, image in enumerate(covers):
+        reply = await service.guess(who=WHO, image=image)
+        await service.attach_message(reply.prediction_id, f"j{n}")
+        await service.vote("discord", f"j{n}", f"voter{n}", spelling if n % 2 else spelling.upper())
+
+
+def distinct_covers(cover: bytes, n: int) -> list[bytes]:
+    """`n` images with different sha256 (the same pixels re-encoded with a different comment)."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    out = []
+    for i in range(n):
+        buffer = BytesIO()
+        Image.open(BytesIO(cover)).convert("RGB").save(buffer, format="PNG", pnginfo=_png_text(i))
+        out.append(buffer.getvalue())
+    return out
+
+
+def _png_text(i: int):
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("n", str(i))
+    return info
+
+
+@pytest.mark.parametrize("mode, approve, next_retrain", [
+    ("off", True, False), ("admin", False, False), ("admin", True, True), ("auto", False, True)])
+async def test_genres_reports_suggestions_per_cover_and_what_the_next_retrain_adds(
+        make_service, cover: bytes, mode: str, approve: bool, next_retrain: bool) -> None:
+    service = make_service(new_genres=mode, new_genre_min_covers=3, user_rate=0)
+    await vote_jazz_on(service, distinct_covers(cover, 3))
+    if approve:
+        text = await service.approve_genre(" jazz ", "admin-1")
+        assert text.startswith("Approved jazz as a new genre.") and ("off" in text) == (mode == "off")
+    [pending] = (await service.genres()).pending
+    assert (pending.name, pending.covers, pending.approved, pending.next_retrain) == (
+        "JAZZ", 3, approve, next_retrain)
+
+
+async def test_genres_needs_enough_distinct_covers(make_service, cover: bytes) -> None:
+    service = make_service(new_genres="auto", new_genre_min_covers=3, user_rate=0)
+    await vote_jazz_on(service, [cover, cover, cover])  # one cover posted three times
+    [pending] = (await service.genres()).pending
+    assert pending.covers == 1 and not pending.next_retrain
+
+
+async def test_approving_a_known_genre_says_so(make_service) -> None:
+    service = make_service()
+    known = service.predictor.genres[0]
+    assert await service.approve_genre(known.upper(), "admin-1") == f"{known} is already a genre I know."
+    assert await service.approve_genre("\u200b", "admin-1") == "Tell me which genre to approve: /genres approve NAME."

@@ -3,6 +3,7 @@ them for speed, see conftest), and the model registry on disk."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import sqlite3
@@ -16,6 +17,7 @@ import numpy as np
 import pytest
 
 from feedback import lock
+from feedback.store import Store
 from models import artifact as artifacts
 from models.registry import ModelRegistry, registry_root
 from tests.training.conftest import (
@@ -382,3 +384,63 @@ def test_retrain_on_the_full_base_set(tmp_path, base, unused_base_rows):
         assert served(data_dir)[1].version == result.version
     else:
         assert served(data_dir)[0] == artifacts.SHIPPED_DIR
+
+
+def jazz_feedback(base, unused_base_rows, n: int = 40) -> list[Item]:
+    """`n` covers of one base genre voted "jazz" in a few spellings: a genre the model does not know."""
+    rows = [int(r) for r in unused_base_rows if base.label_sets[r] == frozenset({"Country"})][:n]
+    spellings = ["Jazz", "jazz", " JAZZ "]
+    return noisy_copies(base, rows, {row: spellings[i % 3] for i, row in enumerate(rows)}, seed=11)
+
+
+@pytest.mark.parametrize("mode, approve, added", [
+    ("off", False, False),
+    ("admin", False, False),
+    ("admin", True, True),
+    ("auto", False, True),
+])
+def test_a_new_genre_crossing_the_threshold_under_each_mode(data_dir, small_base_path, base, unused_base_rows,
+                                                            mode, approve, added):
+    db = db_of(data_dir)
+    fill_db(db, jazz_feedback(base, unused_base_rows) + noisy_copies(base, unused_base_rows[:20], held_out=False))
+    if approve:
+        async def approve_jazz() -> None:
+            async with await Store.open(db) as store:
+                await store.approve_genre("jazz", "admin-1")
+
+        asyncio.run(approve_jazz())
+
+    result = retrain(db, data_dir, base_features=small_base_path, dry_run=True, alpha=ALWAYS, progress=False,
+                     new_genres=mode, new_genre_min_covers=25)
+
+    # one genre, counted per cover; once added it is a class, not a suggestion
+    assert result.counts.suggestions == ({} if added else {"Jazz": 40})
+    if not added:
+        assert result.new_genres == ()
+        return
+    [jazz] = result.new_genres
+    assert jazz.name == "Jazz" and jazz.train_covers + jazz.held_out_covers == 40
+    assert jazz.held_out_covers > 0 and jazz.recall is not None and 0 <= jazz.recall <= 1  # measured: simulate-feedback
+    assert result.base_validation.champion.n == result.base_validation.challenger.n == 300  # old genres only
+
+
+def test_too_few_covers_add_no_genre(data_dir, small_base_path, base, unused_base_rows):
+    db = db_of(data_dir)
+    fill_db(db, jazz_feedback(base, unused_base_rows, n=10))
+    result = retrain(db, data_dir, base_features=small_base_path, dry_run=True, alpha=ALWAYS, progress=False,
+                     new_genres="auto", new_genre_min_covers=25)
+    assert result.new_genres == () and result.counts.suggestions == {"Jazz": 10}
+
+
+def test_a_promoted_new_genre_is_served_and_kept(data_dir, small_base_path, base, unused_base_rows):
+    db = db_of(data_dir)
+    fill_db(db, jazz_feedback(base, unused_base_rows))
+    first = retrain(db, data_dir, base_features=small_base_path, alpha=ALWAYS, progress=False, new_genres="auto",
+                    new_genre_min_covers=25)
+    assert first.status == "promoted"
+    served_model = served(data_dir)[1]
+    assert served_model.genres[-1] == "Jazz" and "Jazz" in served_model.distinctive
+    fill_db(db, noisy_copies(base, unused_base_rows[:5], held_out=False, seed=21))
+    second = retrain(db, data_dir, base_features=small_base_path, alpha=ALWAYS, progress=False, new_genres="off")
+    assert [g.name for g in second.new_genres] == ["Jazz"]  # a class once learnt stays, whatever the mode now
+    assert served(data_dir)[1].genres[-1] == "Jazz"

@@ -1,4 +1,4 @@
-"""/retrain (admins only, checked in code) and the owner-only `!sleeve-sync`.
+"""/retrain and /genres approve (admins only, checked in code), /genres, and the owner-only `!sleeve-sync`.
 
 Admin: the server's Administrator permission, or a user id in ADMIN_USER_IDS. The check is in
 code, not left to default_permissions, which a server can change and which does not apply to
@@ -13,16 +13,19 @@ import logging
 import discord
 from discord import app_commands
 from discord.ext import commands
+from discord.utils import escape_markdown
 
 from bot.discord_app.cogs.base import SleeveCog
 from bot.discord_app.embeds import clip, retrain_embed
 from bot.progress import ProgressThrottle
+from bot.render_genres import genre_lines
 from bot.replies import OOPS
 from bot.retraining import RetrainFailed, RetrainRefused
 
 log = logging.getLogger(__name__)
 
 NOT_ADMIN = "Only admins can retrain the model."
+NOT_ADMIN_GENRES = "Only admins can approve new genres."
 PROGRESS_PREFIX = "⏳ "
 PROGRESS_INTERVAL = 2.0  # seconds between progress edits (Discord rate-limits message edits)
 
@@ -68,6 +71,21 @@ class AdminCog(SleeveCog, name="Admin"):
             if channel is not None and hasattr(channel, "send"):
                 with contextlib.suppress(discord.HTTPException):
                     await channel.send(content=content, embed=embed)
+
+    @app_commands.command(name="genres", description="Genres suggested by votes; admins can approve one.")
+    @app_commands.describe(approve="Admins: approve this genre as a new class for the next retrain")
+    async def genres(self, interaction: discord.Interaction, approve: str | None = None) -> None:
+        if approve is not None:
+            if not self.is_admin(interaction):
+                await interaction.response.send_message(NOT_ADMIN_GENRES, ephemeral=True)
+                return
+            text = await self.service.approve_genre(approve, str(interaction.user.id))
+            await interaction.response.send_message(clip(escape_markdown(text), 2000), ephemeral=True)
+            return
+        report = await self.service.genres()
+        lines = [escape_markdown(line) for line in genre_lines(report)]
+        await interaction.response.send_message(clip("\n".join(lines), 2000),
+                                                allowed_mentions=discord.AllowedMentions.none())
 
     @commands.command(name="sleeve-sync", hidden=True)
     async def sync_prefix(self, ctx: commands.Context) -> None:

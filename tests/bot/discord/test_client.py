@@ -22,7 +22,7 @@ from bot.discord_app.client import (
 from bot.discord_app.views import CUSTOM_ID, CorrectGenreView
 from tests.bot.discord.helpers import make_service, make_settings
 
-COMMANDS = ["forget", "guess", "retrain", "stats", "tags"]
+COMMANDS = ["forget", "genres", "guess", "retrain", "stats", "tags"]
 
 
 def test_module_provides_the_cli_contract() -> None:

@@ -8,10 +8,11 @@ from typing import Any
 import discord
 import pytest
 
-from bot.discord_app.cogs.admin import NOT_ADMIN, AdminCog
+from bot.discord_app.cogs.admin import NOT_ADMIN, NOT_ADMIN_GENRES, AdminCog
 from bot.discord_app.cogs.info import InfoCog
 from bot.replies import OOPS
 from bot.retraining import RetrainFailed, RetrainRefused
+from bot.service.genres import GenresReport, PendingGenre
 from tests.bot.discord.helpers import (
     MockBot,
     MockContext,
@@ -215,6 +216,36 @@ async def test_retrain_result_goes_to_the_channel_when_the_token_expired() -> No
 
     channel.send.assert_awaited_once()
     assert channel.send.await_args.kwargs["embed"].title == "Retraining: promoted"
+
+
+# -- /genres -----------------------------------------------------------------------------------------
+
+REPORT = GenresReport(["Pop"], [PendingGenre("*Jazz*", 30, approved=True, next_retrain=True)], "admin", 25)
+
+
+async def test_genres_lists_suggestions_escaped_and_without_pings() -> None:
+    service = make_service(retrain=True)
+    service.genres.return_value = REPORT
+    _, _, admin = make_cogs(service)
+    interaction = MockInteraction()
+    await admin.genres.callback(admin, interaction)
+    args, kwargs = interaction.response.send_message.await_args
+    assert "- \\*Jazz\\*: 30 covers, approved, added at the next retrain" in args[0]
+    assert kwargs["allowed_mentions"].everyone is False
+
+
+async def test_genres_approve_is_for_admins_only() -> None:
+    service = make_service(retrain=True, admins={str(ADMIN)})
+    service.approve_genre.return_value = "Approved Jazz as a new genre."
+    _, _, admin = make_cogs(service)
+    stranger = MockInteraction(permissions=discord.Permissions(manage_guild=True))
+    await admin.genres.callback(admin, stranger, approve="Jazz")
+    stranger.response.send_message.assert_awaited_once_with(NOT_ADMIN_GENRES, ephemeral=True)
+    service.approve_genre.assert_not_awaited()
+    boss = MockInteraction(user=MockMember(id=ADMIN))
+    await admin.genres.callback(admin, boss, approve="Jazz")
+    service.approve_genre.assert_awaited_once_with("Jazz", str(ADMIN))
+    boss.response.send_message.assert_awaited_once_with("Approved Jazz as a new genre.", ephemeral=True)
 
 
 # -- !sleeve-sync -------------------------------------------------------------------------------------

@@ -6,10 +6,17 @@ from unittest.mock import AsyncMock
 
 import pytest
 
+from bot.render_genres import render_genres
 from bot.render_retrain import render_retrain
 from bot.replies import OOPS, Requester
 from bot.retraining import RetrainFailed, RetrainRefused
-from bot.telegram_app.handlers import ADMINS_ONLY, GUESS_USAGE, RETRAIN_STARTED
+from bot.service.genres import GenresReport, PendingGenre
+from bot.telegram_app.handlers import (
+    ADMINS_ONLY,
+    ADMINS_ONLY_GENRES,
+    GUESS_USAGE,
+    RETRAIN_STARTED,
+)
 from tests.bot.retrain_results import PROMOTED, REJECTED
 from tests.bot.telegram.conftest import (
     ADMIN_ID,
@@ -131,3 +138,22 @@ async def test_guess_in_reply_to_a_message_with_a_link(tg: Harness) -> None:
     }
     await tg.feed(message_update("/guess hello"))
     assert texts(tg)[-1] == GUESS_USAGE
+
+
+REPORT = GenresReport(["Pop", "Rock"], [PendingGenre("Jazz", 30, approved=False, next_retrain=False)], "admin", 25)
+
+
+async def test_genres_lists_the_suggestions(tg: Harness) -> None:
+    tg.service.genres = AsyncMock(return_value=REPORT)
+    await tg.feed(message_update("/genres"))
+    assert texts(tg) == [render_genres(REPORT)] and "- Jazz: 30 covers" in texts(tg)[0]
+
+
+async def test_genres_approve_is_for_admins(tg: Harness) -> None:
+    tg.service.approve_genre = AsyncMock(return_value="Approved Jazz as a new genre.")
+    await tg.feed(message_update("/genres approve Jazz"))
+    tg.service.approve_genre.assert_not_awaited()
+    assert texts(tg) == [ADMINS_ONLY_GENRES]
+    await tg.feed(message_update("/genres approve Jazz Fusion", user_id=ADMIN_ID, chat_id=ADMIN_ID))
+    tg.service.approve_genre.assert_awaited_once_with("Jazz Fusion", str(ADMIN_ID))
+    assert texts(tg)[-1] == "Approved Jazz as a new genre."

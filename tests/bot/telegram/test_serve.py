@@ -150,7 +150,7 @@ async def test_serve_polls_answers_and_stops_cleanly(bot_api: FakeBotApi, restor
     assert methods[:2] == ["getMe", "setMyCommands"]
     assert {"deleteWebhook", "getUpdates", "sendPhoto"} <= set(methods)
     commands = bot_api.params("setMyCommands")["commands"]
-    assert [c["command"] for c in commands] == list(COMMANDS) == ["guess", "tags", "stats", "retrain", "forget", "help"]
+    assert [c["command"] for c in commands] == list(COMMANDS) == ["guess", "tags", "genres", "stats", "retrain", "forget", "help"]
     assert bot_api.params("getUpdates")["allowed_updates"] == ["message", "callback_query", "message_reaction"]
     [incoming] = service.handle_message.await_args.args
     assert incoming.text == LINK and incoming.channel_id == str(USER_ID)
