@@ -184,7 +184,7 @@ def plot(simulations: list[Simulation], out: Path) -> Path:
     figure, axes = plt.subplots(figsize=(7, 4))
     for sim in simulations:
         x = [p.votes for p in sim.checkpoints]
-        name = sim.genre or sim.column
+        name = sim.genre or f"{Path(sim.labels).parent.name} ({sim.column})"
         axes.plot(x, [p.base_top1 for p in sim.checkpoints], "o-", label=f"{name}: base validation top-1")
         if any(p.held_out_top1 is not None for p in sim.checkpoints):
             axes.plot(x, [p.held_out_top1 for p in sim.checkpoints], "s-", label=f"{name}: held-out top-1")

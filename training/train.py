@@ -102,8 +102,26 @@ def fit_genre(data: GenreData, recipe: Recipe, rows: np.ndarray | None = None,
     vectors, targets = expand_multilabel(data.vectors[rows], [data.label_sets[i] for i in rows], genres)
     if extra is not None and len(extra[0]):
         more_x, more_y = expand_multilabel(extra[0], extra[1], genres)
+        more_x, more_y = _balance_new(more_x, more_y, len(data.genres), np.bincount(targets, minlength=len(data.genres)))
         vectors, targets = np.concatenate([vectors, more_x]), np.concatenate([targets, more_y])
     return GenreModel.fit(vectors, targets, genres, recipe, seed=SEED)
+
+
+def _balance_new(vectors: np.ndarray, targets: np.ndarray, n_base: int,
+                 base_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A genre learnt from a few dozen votes next to base genres of hundreds of covers is almost
+    never the argmax: its votes are repeated up to the smallest base genre's size (at most 10x)."""
+    if not len(targets) or targets.max() < n_base:
+        return vectors, targets
+    smallest = int(base_counts[base_counts > 0].min()) if (base_counts > 0).any() else 0
+    rows = [np.arange(len(targets))]
+    for genre in range(n_base, int(targets.max()) + 1):
+        own = np.flatnonzero(targets == genre)
+        if len(own):
+            repeats = min(10, max(1, smallest // len(own))) - 1
+            rows += [own] * repeats
+    keep = np.concatenate(rows)
+    return vectors[keep], targets[keep]
 
 
 def evaluate_genre(model: GenreModel, vectors: np.ndarray, label_sets: list[frozenset[str]]) -> dict:
