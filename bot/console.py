@@ -7,9 +7,10 @@ name, or "ok" for the top guess). Replies go to stdout; the end of input exits.
 from __future__ import annotations
 
 import asyncio
-import threading
+import contextlib
 import logging
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -148,16 +149,33 @@ async def run_console(settings: Settings, stdin: TextIO = sys.stdin, stdout: Tex
 
 def _lines(stdin: TextIO) -> asyncio.Queue[str]:
     """Lines of stdin, read by a daemon thread ("" at the end). Unlike asyncio.to_thread, a daemon
-    thread blocked in readline does not keep Ctrl-C from ending the program."""
+    thread blocked in readline does not keep Ctrl-C from ending the program.
+
+    Lines are read as bytes and decoded one by one, so a byte that is not valid in the terminal's
+    encoding spoils only its own line (shown as U+FFFD) instead of killing the reader.
+    """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[str] = asyncio.Queue(maxsize=64)
+    raw = getattr(stdin, "buffer", None)
+    encoding = getattr(stdin, "encoding", None) or "utf-8"
+
+    def readline() -> str:
+        if raw is None:
+            return stdin.readline()
+        return raw.readline().decode(encoding, errors="replace")
+
+    def put(line: str) -> None:
+        asyncio.run_coroutine_threadsafe(queue.put(line), loop).result()
 
     def read() -> None:
-        while True:
-            line = stdin.readline()
-            asyncio.run_coroutine_threadsafe(queue.put(line), loop).result()
-            if not line:
-                return
+        try:
+            while line := readline():
+                put(line)
+        except Exception:  # a closed or broken stdin ends the input, it must not leave the console waiting
+            log.exception("reading stdin failed")
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop is already gone
+                put("")
 
     threading.Thread(target=read, name="console-stdin", daemon=True).start()
     return queue

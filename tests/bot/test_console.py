@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import os
 import sqlite3
 import subprocess
@@ -140,3 +142,25 @@ def test_render_messages_tags_and_stats() -> None:
         "last_retrain": None,
     }
     assert "Live accuracy: 50% of 2 voted" in render_stats(stats)
+
+
+# --- reading stdin ---------------------------------------------------------------------------------------
+
+
+async def read_all_lines(stdin) -> list[str]:
+    from bot.console import _lines
+
+    queue = _lines(stdin)
+    lines = []
+    while line := await asyncio.wait_for(queue.get(), timeout=10):
+        lines.append(line)
+    return lines
+
+
+async def test_a_byte_that_is_not_utf8_spoils_only_its_own_line() -> None:
+    stdin = io.TextIOWrapper(io.BytesIO(b"cover.jpg\ncaf\xe9\nstats\n"), encoding="utf-8")
+    assert await read_all_lines(stdin) == ["cover.jpg\n", "caf\ufffd\n", "stats\n"]
+
+
+async def test_reading_plain_text_streams_too() -> None:
+    assert await read_all_lines(io.StringIO("a\nb")) == ["a\n", "b"]
