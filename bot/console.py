@@ -12,9 +12,9 @@ import logging
 import sys
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TextIO
 
+from bot.local_files import LocalFileError, looks_like_path, parse_path, read_image_file
 from bot.render_text import render_reply, render_stats, render_tags
 from bot.replies import OOPS, IncomingImage, Reply, Requester
 from bot.service import Service, open_service
@@ -102,8 +102,8 @@ class Console:
     async def _guess(self, line: str) -> None:
         try:
             reply = await self._ask(line)
-        except OSError as exc:
-            self._print(f"I couldn't read that file ({exc.strerror or exc}).")
+        except LocalFileError as exc:
+            self._print(f"{line}: {exc}")
             return
         if reply is None:
             self._print(f"I don't know what to do with {line!r}: type help.")
@@ -118,21 +118,15 @@ class Console:
     async def _ask(self, line: str) -> Reply | None:
         if (reply := await self.service.guess_text(self.who, line)) is not None:
             return reply
-        path = Path(line).expanduser()
-        if path.is_file():
-            return await self.service.guess(who=self.who, image=_read_image(path))
-        return None
+        path = parse_path(line)
+        if not (looks_like_path(line) or await asyncio.to_thread(path.exists)):
+            return None
+        limit = self.service.config.image_max_bytes
+        data = await asyncio.to_thread(read_image_file, path, limit)  # never read on the event loop
+        return await self.service.guess(who=self.who, image=IncomingImage(data=data, filename=path.name))
 
     def _print(self, text: str) -> None:
         print(text, end="\n\n", file=self.out, flush=True)
-
-
-def _read_image(path: Path) -> IncomingImage:
-    """The file's bytes, unless it is larger than any image we would accept (the service refuses it by size)."""
-    size = path.stat().st_size
-    limit = 64 * 1024 * 1024  # far above IMAGE_MAX_BYTES; never read a huge file just to refuse it
-    data = path.read_bytes() if size <= limit else b""
-    return IncomingImage(data=data, filename=path.name, size=size)
 
 
 async def run_console(settings: Settings, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:

@@ -19,10 +19,10 @@ from aiohttp.resolver import DefaultResolver, ThreadedResolver
 from yarl import URL
 
 from bot.links import SHORT_HOSTS, SpotifyRef, find_spotify_refs
+from models.image import MAX_BYTES, too_large_message
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-MAX_BYTES = 15 * 1024 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 TRUSTED_HOSTS = frozenset({"i.scdn.co", "mosaic.scdn.co", "cdn.discordapp.com", "media.discordapp.net"})
 TRUSTED_HOST_SUFFIXES = (".spotifycdn.com",)
@@ -279,4 +279,4 @@ def _not_image() -> FetchError:
 
 
 def _too_large(max_bytes: int) -> FetchError:
-    return FetchError("too_large", f"That image is bigger than {max_bytes / (1024 * 1024):g} MB.")
+    return FetchError("too_large", too_large_message(max_bytes))

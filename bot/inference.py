@@ -15,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from models.image import ImageError, load_image
+from models.image import MAX_BYTES, ImageError, load_image
 from models.prediction import Prediction
 
 if TYPE_CHECKING:
@@ -85,10 +85,11 @@ class Slot:
 
 
 class InferencePool:
-    def __init__(self, predictor: PredictorLike, workers: int, max_queue: int) -> None:
+    def __init__(self, predictor: PredictorLike, workers: int, max_queue: int, max_bytes: int = MAX_BYTES) -> None:
         if workers < 1 or max_queue < 0:
             raise ValueError("need at least one worker and a queue of 0 or more")
         self._predictor = predictor
+        self._max_bytes = max_bytes
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="predict")
         self._capacity = workers + max_queue
         self._pending = 0
@@ -130,7 +131,7 @@ class InferencePool:
         return await asyncio.wrap_future(future)
 
     async def judge(self, images: Sequence[bytes], aggregate: bool = False, slot: Slot | None = None) -> Judged:
-        return await self.run(lambda predictor: judge(predictor, images, aggregate), slot)
+        return await self.run(lambda predictor: judge(predictor, images, aggregate, self._max_bytes), slot)
 
     async def shutdown(self) -> None:
         await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
@@ -143,7 +144,9 @@ class InferencePool:
             self._pending -= 1
 
 
-def judge(predictor: PredictorLike, images: Sequence[bytes], aggregate: bool = False) -> Judged:
+def judge(
+    predictor: PredictorLike, images: Sequence[bytes], aggregate: bool = False, max_bytes: int = MAX_BYTES
+) -> Judged:
     """Decode and predict (one batch); with aggregate, one guess from all the images that decode.
 
     Raises the first ImageError when no image decodes.
@@ -153,7 +156,7 @@ def judge(predictor: PredictorLike, images: Sequence[bytes], aggregate: bool = F
     first_error: ImageError | None = None
     for data in images:
         try:
-            pictures.append(load_image(data))
+            pictures.append(load_image(data, max_bytes=max_bytes))
         except ImageError as exc:
             first_error = first_error or exc
             continue

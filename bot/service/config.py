@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
+from models.image import MAX_BYTES
+
 if TYPE_CHECKING:
     from bot.settings import Settings
-
-DEFAULT_MAX_BYTES = 15 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -20,7 +20,7 @@ class ServiceConfig:
     max_concurrent_predictions: int = 2
     max_queue: int = 32
     max_links_per_message: int = 3
-    image_max_bytes: int = DEFAULT_MAX_BYTES
+    image_max_bytes: int = MAX_BYTES  # one limit: uploads, downloads, files and the decoder
     fetch_timeout: float = 10.0
     min_votes: int = 1
     admin_vote_weight: float = 1.0

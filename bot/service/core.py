@@ -51,7 +51,9 @@ class Service:
     ) -> None:
         self._store = store
         self._config = config
-        self._pool = InferencePool(predictor, config.max_concurrent_predictions, config.max_queue)
+        self._pool = InferencePool(
+            predictor, config.max_concurrent_predictions, config.max_queue, max_bytes=config.image_max_bytes
+        )
         self.retrainer: Retrainer | None = None  # set by open_service
         self._sources = Sources(
             session, spotify, config, resolve_short or functools.partial(resolve_short_link, session)

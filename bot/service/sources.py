@@ -17,6 +17,7 @@ from bot.replies import IncomingImage
 from bot.service.config import ServiceConfig
 from bot.spotify import ArtistInfo, CoverInfo, SpotifyClient
 from bot.store.records import SourceKind
+from models.image import too_large_message
 
 ARTIST_COVERS = 10
 YOUR_IMAGE = "your image"
@@ -124,7 +125,7 @@ class Sources:
     def _check_size(self, size: int | None) -> None:
         limit = self._config.image_max_bytes
         if size is not None and size > limit:
-            raise FetchError("too_large", f"That image is bigger than {limit / (1024 * 1024):g} MB.")
+            raise FetchError("too_large", too_large_message(limit))
 
 
 def _cover_subject(info: CoverInfo, data: bytes) -> Subject:
