@@ -8,6 +8,7 @@ fast "busy" answers instead of an ever-growing backlog.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import hashlib
 import threading
 from collections.abc import Callable, Sequence
@@ -144,6 +145,22 @@ class InferencePool:
             self._pending -= 1
 
 
+def release_memory() -> None:
+    """Hand freed heap memory back to the system (glibc keeps what big decodes freed, for ever)."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+
+
+def _load_malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(None).malloc_trim  # glibc only; elsewhere a no-op
+    except (OSError, AttributeError):
+        return None
+
+
+_malloc_trim = _load_malloc_trim()
+
+
 def judge(
     predictor: PredictorLike, images: Sequence[bytes], aggregate: bool = False, max_bytes: int = MAX_BYTES
 ) -> Judged:
@@ -164,7 +181,10 @@ def judge(
     if not pictures:
         raise first_error or ImageError("There was no image to judge.")
     predictions = predictor.predict_images(pictures)
+    n_pictures = len(pictures)
+    del pictures
+    release_memory()
     if aggregate:
         digest = hashlib.sha256("".join(sorted(digests)).encode()).hexdigest()
-        return Judged(predictor.aggregate(predictions), digest, len(pictures))
+        return Judged(predictor.aggregate(predictions), digest, n_pictures)
     return Judged(predictions[0], digests[0], 1)

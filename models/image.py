@@ -16,6 +16,9 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 MAX_BYTES = 15 * 1024 * 1024
 MAX_PIXELS = 40_000_000
+# Pillow decodes WebP through two full-size RGBA buffers and a copy (about 16 bytes a pixel), and
+# cannot decode it smaller, so WebP gets a lower cap; covers are never this large anyway.
+MAX_WEBP_PIXELS = 4096 * 4096
 # Longest side kept after decoding: features work on 320 px thumbnails (models.features), and
 # shrinking to at least twice that first keeps them as sharp as shrinking the full picture.
 DECODE_SIDE = 1024
@@ -75,7 +78,7 @@ def load_image(data: bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX
             # headers); the person gets an answer or an ImageError, never library noise on stderr.
             warnings.simplefilter("ignore")
             image = Image.open(io.BytesIO(data), formats=FORMATS)
-            _check_pixels(image, max_pixels)
+            _check_pixels(image, min(max_pixels, MAX_WEBP_PIXELS) if image.format == "WEBP" else max_pixels)
             image.seek(0)  # GIF / animated WebP: first frame
             orientation = image.getexif().get(_EXIF_ORIENTATION)
             if image.format == "JPEG":
@@ -111,14 +114,24 @@ def _too_many_pixels(max_pixels: int) -> ImageError:
 
 
 def _shrink(image: Image.Image) -> Image.Image:
-    """At most DECODE_SIDE on the longest side, averaging pixels (palette and 1-bit images: nearest)."""
-    width, height = image.size
-    if max(width, height) <= DECODE_SIDE:
+    """At most DECODE_SIDE on the longest side, averaging pixels (palette and 1-bit images: nearest).
+
+    Pillow averages RGBA and LA through a premultiplied full-size copy, so very large ones are
+    first sampled down to twice DECODE_SIDE, which needs no copy.
+    """
+    if max(image.size) <= DECODE_SIDE:
         return image
-    scale = DECODE_SIDE / max(width, height)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    resample = Image.Resampling.NEAREST if image.mode in ("P", "1") else Image.Resampling.BOX
-    return image.resize(size, resample)
+    if image.mode in ("P", "1"):
+        return image.resize(_fit(image.size, DECODE_SIDE), Image.Resampling.NEAREST)
+    if image.mode in ("RGBA", "LA") and max(image.size) > 2 * DECODE_SIDE:
+        image = image.resize(_fit(image.size, 2 * DECODE_SIDE), Image.Resampling.NEAREST)
+    return image.resize(_fit(image.size, DECODE_SIDE), Image.Resampling.BOX)
+
+
+def _fit(size: tuple[int, int], side: int) -> tuple[int, int]:
+    width, height = size
+    scale = side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

@@ -1,4 +1,5 @@
 import io
+import math
 import struct
 import zlib
 
@@ -191,3 +192,17 @@ def test_pillow_warnings_never_reach_the_user(recwarn):
     with pytest.raises(ImageError, match="too many pixels"):
         load_image(_png_header_only(7000, 7000))  # between the limit and twice it: Pillow only warns
     assert [str(w.message) for w in recwarn] == []
+
+
+def test_large_transparent_pictures_are_shrunk_and_flattened():
+    rgba = Image.new("RGBA", (3000, 3000), (0, 0, 0, 0))
+    image = load_image(encode(rgba, "PNG"))
+    assert image.size == (DECODE_SIDE, DECODE_SIDE) and image.getpixel((10, 10)) == (255, 255, 255)
+
+
+def test_webp_has_its_own_lower_pixel_cap():
+    from models.image import MAX_WEBP_PIXELS
+
+    side = math.isqrt(MAX_WEBP_PIXELS) + 1
+    with pytest.raises(ImageError, match="too many pixels"):
+        load_image(encode(Image.new("RGB", (side, side)), "WEBP", lossless=True))
