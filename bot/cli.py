@@ -184,10 +184,13 @@ def sync_commands(settings: Settings) -> int:
 
 
 def _guarded(run: Callable[[], int]) -> int:
-    """Run a front-end command, turning a missing module or setting into a message and exit code 2."""
+    """Run a front-end command, turning a missing module, a bad setting or an unusable DATA_DIR into
+    a message and exit code 2."""
+    from bot.service import StartupError
+
     try:
         return run()
-    except (FrontEndMissing, SettingsError) as exc:
+    except (FrontEndMissing, SettingsError, StartupError) as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:

@@ -204,3 +204,20 @@ def test_predict_honours_image_max_bytes(tmp_path: Path) -> None:
 def test_predict_refuses_devices(clean_env: Path, capsys) -> None:
     assert cli.main(["predict", "/dev/zero"]) == 1
     assert "not a regular file" in capsys.readouterr().err
+
+
+def test_data_dir_that_is_a_file_is_named(clean_env: Path, monkeypatch, capsys) -> None:
+    (clean_env / "taken").write_text("")
+    monkeypatch.setenv("DATA_DIR", str(clean_env / "taken"))
+    assert cli.main(["console"]) == cli.EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert err == f"DATA_DIR {clean_env / 'taken'} is a file, not a folder: point DATA_DIR at a folder.\n"
+
+
+def test_corrupt_database_is_named(clean_env: Path, capsys) -> None:
+    (clean_env / "data").mkdir()
+    (clean_env / "data" / "sleeve.db").write_bytes(b"this is not sqlite" * 100)
+    assert cli.main(["console"]) == cli.EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert err.startswith(f"The database {clean_env / 'data' / 'sleeve.db'} can't be opened (file is not a database).")
+    assert "Traceback" not in err
