@@ -1,8 +1,9 @@
 """Run predictions off the event loop, in a bounded thread pool, with a swappable model.
 
-At most `workers + max_queue` requests are admitted at a time (`workers` predicting, the rest
-downloading or waiting); one more is refused at once with `Busy`, so a flood of requests gets
-fast "busy" answers instead of an ever-growing backlog.
+At most `workers + max_queue` predictions are admitted at a time (`workers` predicting, the rest
+waiting); one more is refused at once with `Busy`, so a flood of requests gets fast "busy"
+answers instead of an ever-growing backlog. Requests take a slot once their image bytes are in
+hand: downloads are bounded separately (bot.service.limits.FetchGate).
 """
 
 from __future__ import annotations
@@ -55,9 +56,8 @@ class Judged:
 class Slot:
     """One admitted request's place in the pool, given back exactly once.
 
-    A request takes its slot before downloading anything, so a flood is refused before it costs
-    bandwidth or memory. Once the job is submitted the slot belongs to the job's future, which
-    gives it back when the work really ends, even if the request was cancelled meanwhile.
+    Once the job is submitted the slot belongs to the job's future, which gives it back when the
+    work really ends, even if the request was cancelled meanwhile.
     """
 
     def __init__(self, give_back: Callable[[], None]) -> None:
@@ -102,12 +102,17 @@ class InferencePool:
 
     @property
     def pending(self) -> int:
-        """Admitted requests: fetching, waiting for a worker, or predicting."""
+        """Admitted predictions: waiting for a worker, or predicting."""
         return self._pending
 
     @property
     def capacity(self) -> int:
         return self._capacity
+
+    @property
+    def is_full(self) -> bool:
+        """admit() would raise Busy now (a hint: another request may take or free a slot meanwhile)."""
+        return self._pending >= self._capacity
 
     def swap(self, predictor: PredictorLike) -> PredictorLike:
         """Use another model from the next job on; jobs already started finish with the old one."""

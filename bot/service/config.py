@@ -19,6 +19,7 @@ class ServiceConfig:
     channel_rate: int = 20
     max_concurrent_predictions: int = 2
     max_queue: int = 32
+    max_concurrent_fetches: int = 16  # downloads and Spotify lookups in flight, apart from predictions
     max_links_per_message: int = 3
     image_max_bytes: int = MAX_BYTES  # one limit: uploads, downloads, files and the decoder
     fetch_timeout: float = 10.0
@@ -36,6 +37,7 @@ class ServiceConfig:
             "channel_rate": settings.CHANNEL_RATE,
             "max_concurrent_predictions": settings.MAX_CONCURRENT_PREDICTIONS,
             "max_queue": settings.MAX_QUEUE,
+            "max_concurrent_fetches": settings.MAX_CONCURRENT_FETCHES,
             "max_links_per_message": settings.MAX_LINKS_PER_MESSAGE,
             "image_max_bytes": settings.IMAGE_MAX_BYTES,
             "fetch_timeout": settings.FETCH_TIMEOUT,

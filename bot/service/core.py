@@ -22,7 +22,7 @@ from bot.links import ShortLink, SpotifyRef, find_image_urls, find_spotify_refs
 from bot.replies import Incoming, IncomingImage, Reply, Requester, VoteAck
 from bot.retraining import Progress, Retrainer, RetrainRefused
 from bot.service.config import ServiceConfig
-from bot.service.limits import Limits
+from bot.service.limits import FetchGate, Limits
 from bot.service.sources import ShortLinkResolver, Sources, Subject, may_be_image
 from bot.service.stats import collect_stats
 from bot.spotify import SpotifyClient, SpotifyError
@@ -59,6 +59,7 @@ class Service:
             session, spotify, config, resolve_short or functools.partial(resolve_short_link, session)
         )
         self._limits = Limits(config.user_rate, config.channel_rate, clock)
+        self._fetches = FetchGate(config.max_concurrent_fetches)
 
     # -- model ------------------------------------------------------------------------------------
 
@@ -80,6 +81,11 @@ class Service:
     def pending_predictions(self) -> int:
         """Predictions running or waiting for a worker."""
         return self._pool.pending
+
+    @property
+    def pending_fetches(self) -> int:
+        """Downloads and Spotify lookups in flight."""
+        return self._fetches.in_flight
 
     async def retrain(self, trigger: str = "manual", progress: Progress | None = None) -> dict:
         """Retrain in a separate process and switch to the new model if it is promoted.
@@ -142,15 +148,20 @@ class Service:
         return unique
 
     async def _resolve(self, link: SpotifyRef | ShortLink) -> SpotifyRef | Reply | None:
+        if isinstance(link, SpotifyRef):
+            return link
         try:
-            return await self._sources.resolve(link)
+            with self._fetches.admit():
+                return await self._sources.resolve(link)
         except FetchError as exc:
             return replies.error(exc.user_message)
+        except Busy:
+            return replies.busy()
 
     async def _judge_ref(self, ref: SpotifyRef | Reply, who: Requester) -> Reply:
         if isinstance(ref, Reply):
             return ref
-        return await self._safely(self._judge(lambda: self._sources.spotify(ref), who), who)
+        return await self._safely(self._judge(functools.partial(self._sources.spotify, ref), who), who)
 
     # -- commands -------------------------------------------------------------------------------------
 
@@ -186,10 +197,13 @@ class Service:
 
     async def _guess_link(self, link: str, who: Requester) -> Reply:
         found = find_spotify_refs(link, limit=1)
-        ref = await self._sources.resolve(found[0]) if found else None
+        ref = None
+        if found:
+            with self._fetches.admit():
+                ref = await self._sources.resolve(found[0])
         if ref is None:
             return replies.error(replies.NOT_A_LINK)
-        return await self._judge(lambda: self._sources.spotify(ref), who)
+        return await self._judge(functools.partial(self._sources.spotify, ref), who)
 
     async def vote(
         self, platform: Platform, message_id: str, user_id: str, choice: str, is_admin: bool = False
@@ -276,15 +290,26 @@ class Service:
     # -- judging ----------------------------------------------------------------------------------------
 
     async def _judge_attachment(self, image: IncomingImage, who: Requester) -> Reply:
-        return await self._judge(lambda: self._sources.attachment(image, _kind(who, "upload")), who)
+        fetch = functools.partial(self._sources.attachment, image, _kind(who, "upload"))
+        return await self._judge(fetch, who, remote=image.data is None)
 
     async def _judge_url(self, url: str, who: Requester, source_kind: SourceKind) -> Reply:
-        return await self._judge(lambda: self._sources.url(url, source_kind), who)
+        return await self._judge(functools.partial(self._sources.url, url, source_kind), who)
 
-    async def _judge(self, fetch: Callable[[], Awaitable[Subject]], who: Requester) -> Reply:
-        with self._pool.admit() as slot:  # Busy before any download
+    async def _judge(self, fetch: Callable[[], Awaitable[Subject]], who: Requester, remote: bool = True) -> Reply:
+        """Fetch (within the fetch limit), then predict (within the prediction slots).
+
+        A prediction slot is taken only once the bytes are here, so a hanging host cannot hold
+        slots that uploads need; but when the slots are all taken, nothing is downloaded.
+        """
+        if self._pool.is_full:
+            raise Busy()
+        if remote:
+            with self._fetches.admit():
+                subject = await fetch()
+        else:
             subject = await fetch()
-            judged = await self._pool.judge(subject.images, aggregate=subject.is_artist, slot=slot)
+        judged = await self._pool.judge(subject.images, aggregate=subject.is_artist)
         prediction_id = await self._record(subject, judged, who)
         return self._prediction_reply(subject, judged, prediction_id)
 

@@ -591,3 +591,71 @@ async def test_a_store_failure_still_answers(make_service, cover: bytes) -> None
 async def test_network_failure_is_a_friendly_error(make_service) -> None:
     reply = await make_service().guess(who=WHO, url="http://127.0.0.1:1/cover.jpg")
     assert (reply.kind, reply.text) == ("error", "I couldn't reach that host.")
+
+
+# --- fetches are bounded apart from predictions ------------------------------------------------------------
+
+
+@pytest.fixture
+async def hanging_server():
+    """A local host that accepts every request and never answers; `hits` counts the requests."""
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    never = asyncio.Event()
+    hits: list[str] = []
+
+    async def hang(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        await never.wait()
+        return web.Response(status=500)
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", hang)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    server.hits = hits
+    yield server
+    never.set()
+    await server.close()
+
+
+def small_png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+async def test_a_hanging_host_does_not_starve_uploads(make_service, hanging_server) -> None:
+    service = make_service(max_concurrent_predictions=1, max_queue=1, user_rate=0, channel_rate=0, fetch_timeout=60)
+    urls = [str(hanging_server.make_url(f"/cover{i}.jpg")) for i in range(4)]  # twice the prediction slots
+    stuck = [asyncio.create_task(service.guess(who=WHO, url=url)) for url in urls]
+    try:
+        await until(lambda: len(hanging_server.hits) == len(urls))
+        assert service.pending_predictions == 0  # waiting on bytes holds no prediction slot
+        reply = await service.guess(who=WHO, image=small_png())
+        assert reply.kind == "prediction"
+    finally:
+        for task in stuck:
+            task.cancel()
+        await asyncio.gather(*stuck, return_exceptions=True)
+
+
+async def test_fetches_beyond_their_limit_are_busy_at_once(make_service, hanging_server) -> None:
+    service = make_service(max_concurrent_fetches=2, user_rate=0, channel_rate=0, fetch_timeout=60)
+    urls = [str(hanging_server.make_url(f"/cover{i}.jpg")) for i in range(2)]
+    stuck = [asyncio.create_task(service.guess(who=WHO, url=url)) for url in urls]
+    try:
+        await until(lambda: len(hanging_server.hits) == 2)
+        third = await service.guess(who=WHO, url=str(hanging_server.make_url("/third.jpg")))
+        assert third.kind == "busy" and len(hanging_server.hits) == 2
+        assert (await service.guess(who=WHO, image=small_png())).kind == "prediction"
+    finally:
+        for task in stuck:
+            task.cancel()
+        await asyncio.gather(*stuck, return_exceptions=True)
+    assert service.pending_fetches == 0  # cancelled fetches gave their places back
