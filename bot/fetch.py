@@ -141,9 +141,17 @@ async def resolve_short_link(
         async with asyncio.timeout(timeout):
             return await _follow_short_link(session, URL(url), max_redirects)
     except (TimeoutError, aiohttp.ClientError) as exc:
-        raise _network_error(exc) from exc
+        reason = _network_error(exc).reason
+        raise FetchError(reason, f"I couldn't reach Spotify to follow that short link ({_short_host(url)}).") from exc
     except ValueError as exc:
         raise _bad_url() from exc
+
+
+def _short_host(url: str) -> str:
+    try:
+        return URL(url).host or "spotify.link"
+    except ValueError:
+        return "spotify.link"
 
 
 async def _fetch_following_redirects(

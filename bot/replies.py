@@ -14,6 +14,10 @@ OOPS = "Something went wrong on my side — sorry! Try again in a moment."
 BUSY = "I'm judging a lot of covers right now — try again in a moment."
 NOT_A_LINK = "That doesn't look like a Spotify album, track, artist or playlist link."
 NOTHING_TO_JUDGE = "Give me a Spotify link, an image, or an image URL."
+PODCAST = "That's a podcast — podcasts aren't albums, so there's no album cover for me to judge."
+BAD_SPOTIFY_ID = (
+    "That Spotify link's ID looks wrong (an ID is 22 letters and digits): copy the link again with Share → Copy link."
+)
 
 
 @dataclass(frozen=True)

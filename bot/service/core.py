@@ -18,7 +18,7 @@ import aiohttp
 from bot import replies
 from bot.fetch import FetchError, resolve_short_link
 from bot.inference import Busy, InferencePool, Judged, PredictorLike
-from bot.links import ShortLink, SpotifyRef, find_image_urls, find_spotify_refs
+from bot.links import ShortLink, SpotifyRef, find_image_urls, find_spotify_refs, unjudgeable_spotify_link
 from bot.replies import Incoming, IncomingImage, Reply, Requester, VoteAck
 from bot.retraining import Progress, Retrainer, RetrainRefused
 from bot.service.config import ServiceConfig
@@ -189,7 +189,7 @@ class Service:
 
     async def guess_text(self, who: Requester, text: str) -> Reply | None:
         """A typed request: a Spotify link, else an image URL; None when the text holds neither."""
-        if find_spotify_refs(text, limit=1):
+        if find_spotify_refs(text, limit=1) or unjudgeable_spotify_link(text):
             return await self.guess(who=who, link=text)
         if urls := find_image_urls(text, limit=1):
             return await self.guess(who=who, url=urls[0])
@@ -202,7 +202,7 @@ class Service:
             with self._fetches.admit():
                 ref = await self._sources.resolve(found[0])
         if ref is None:
-            return replies.error(replies.NOT_A_LINK)
+            return replies.error(_why_not_judged(link))
         return await self._judge(functools.partial(self._sources.spotify, ref), who)
 
     async def vote(
@@ -365,6 +365,15 @@ class Service:
         except Exception:
             log.exception("failed to answer", extra={"platform": who.platform})
             return replies.error(replies.OOPS)
+
+
+def _why_not_judged(link: str) -> str:
+    reason = unjudgeable_spotify_link(link)
+    if reason == "podcast":
+        return replies.PODCAST
+    if reason == "bad_id":
+        return replies.BAD_SPOTIFY_ID
+    return replies.NOT_A_LINK
 
 
 def _kind(who: Requester, kind: SourceKind) -> SourceKind:

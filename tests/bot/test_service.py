@@ -15,7 +15,9 @@ import pytest
 
 from bot.fetch import resolve_short_link
 from bot.replies import (
+    BAD_SPOTIFY_ID,
     NOT_A_LINK,
+    PODCAST,
     NOTHING_TO_JUDGE,
     OOPS,
     Incoming,
@@ -659,3 +661,27 @@ async def test_fetches_beyond_their_limit_are_busy_at_once(make_service, hanging
             task.cancel()
         await asyncio.gather(*stuck, return_exceptions=True)
     assert service.pending_fetches == 0  # cancelled fetches gave their places back
+
+
+# --- messages that say what is wrong ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (f"https://open.spotify.com/episode/{ALBUM_ID}", PODCAST),
+        (f"spotify:show:{ALBUM_ID}", PODCAST),
+        (f"https://open.spotify.com/album/{ALBUM_ID[:20]}", BAD_SPOTIFY_ID),
+        ("https://open.spotify.com/user/someone", NOT_A_LINK),
+    ],
+)
+async def test_links_we_cannot_judge_say_why(make_service, text: str, message: str) -> None:
+    service = make_service()
+    reply = await service.guess_text(WHO, text)
+    assert (reply.kind, reply.text) == ("error", message)
+    assert (await service.guess(who=WHO, link=text)).text == message
+
+
+async def test_an_uppercase_spotify_link_is_judged(make_service) -> None:
+    reply = await make_service().guess_text(WHO, f"HTTPS://OPEN.SPOTIFY.COM/ALBUM/{ALBUM_ID}")
+    assert reply.kind == "prediction" and reply.title == "Lanterns at Dusk — The Velvet Lanterns"
