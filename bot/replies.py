@@ -72,9 +72,8 @@ class Reply:
     source_ref: str | None = None
     cover_url: str | None = None
     cover_bytes: bytes | None = field(default=None, repr=False)
-    spotify_title: str | None = None
-    spotify_artist: str | None = None
     spotify_genres: tuple[str, ...] = ()
+    release_date: str | None = None  # as Spotify gives it: "2019-04-12", "2019-04" or "2019"
     is_artist_guess: bool = False
     n_covers: int = 1  # covers behind the guess (an artist guess pools several; 0: only the artist's photo)
     unsure: bool = False  # the top two genres are close: ask people to vote

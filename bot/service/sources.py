@@ -36,9 +36,8 @@ class Subject:
     source_ref: str
     title: str
     cover_url: str | None = None
-    spotify_title: str | None = None
-    spotify_artist: str | None = None
     spotify_genres: tuple[str, ...] = ()
+    release_date: str | None = None
     is_artist: bool = False
     photo_only: bool = False  # an artist guess from their photo: no album covers to go on
     note: str | None = None
@@ -115,7 +114,6 @@ class Sources:
             info.ref.url,
             info.name or "this artist",
             cover_url=covers[0].image_url,
-            spotify_title=info.name or None,
             spotify_genres=tuple(info.genres),
             is_artist=True,
             photo_only=only_photo,
@@ -136,7 +134,6 @@ def _cover_subject(info: CoverInfo, data: bytes) -> Subject:
         info.ref.url,
         title,
         cover_url=info.image_url,
-        spotify_title=info.title or None,
-        spotify_artist=info.artist,
         spotify_genres=tuple(info.spotify_genres),
+        release_date=info.release_date,
     )

@@ -101,6 +101,7 @@ def test_render_prediction() -> None:
         prediction=prediction(),
         prediction_id=7,
         spotify_genres=("psychedelic rock", "indie rock"),
+        release_date="2021-03-05",
     )
     lines = render_reply(reply).splitlines()
     assert lines[0] == "Lanterns at Dusk — The Velvet Lanterns"
@@ -108,7 +109,7 @@ def test_render_prediction() -> None:
     assert lines[2].startswith("Pop         ██░░░░░░░░  19%")
     assert "Popularity: ~31 (17–44) — covers barely predict popularity" in lines
     assert "Tags: dark, guitar, grainy" in lines
-    assert "Spotify says: psychedelic rock, indie rock" in lines
+    assert "Spotify says: psychedelic rock, indie rock · released 2021-03-05" in lines
     assert lines[-1].startswith("Model v-test · Vote:") and '"ok" if Rock is right' in lines[-1]
     assert not any("torn" in line for line in lines)
 

@@ -181,6 +181,7 @@ async def test_album_link_is_judged_and_recorded(make_service, store: Store, pre
     assert reply.kind == "prediction"
     assert reply.title == "Lanterns at Dusk — The Velvet Lanterns"
     assert reply.spotify_genres == ("psychedelic rock", "indie rock")
+    assert reply.release_date == "2021-03-05"
     assert reply.source_kind == "spotify" and reply.cover_url and reply.cover_bytes
     assert reply.prediction is not None and reply.prediction.model_version == predictor.version
     assert [g.genre for g in reply.prediction.genres] and not reply.is_artist_guess

@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 
 NOT_ADMIN = "Only admins can retrain the model."
 NOT_AVAILABLE = "Retraining is not available in this build."
-STARTING = "⏳ Retraining… this can take a few minutes."
 PROGRESS_PREFIX = "⏳ Retraining… "
 PROGRESS_INTERVAL = 2.0  # seconds between progress edits (Discord rate-limits message edits)
 

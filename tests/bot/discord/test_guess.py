@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import discord
@@ -11,7 +10,6 @@ import pytest
 from bot.discord_app.cogs.guess import COULD_NOT_SEND, ONE_OPTION, GuessCog
 from bot.discord_app.views import CUSTOM_ID
 from bot.replies import Incoming, IncomingImage, Requester, busy, rate_limited
-from tests.helpers import until
 from tests.bot.discord.helpers import (
     MockAttachment,
     MockBot,
@@ -24,6 +22,7 @@ from tests.bot.discord.helpers import (
     make_settings,
     prediction_reply,
 )
+from tests.helpers import until
 
 LINK = "look https://open.spotify.com/album/4aawyAB9vmqN3uQ7FjRGTy"
 VOTE_EMOJIS = ["🤠", "🎛️", "🎤", "🎵", "🎸", "✅"]
