@@ -100,7 +100,7 @@ def predict(path: str, *, as_json: bool, settings: Settings) -> int:
     from bot.local_files import LocalFileError, parse_path, read_image_file
     from bot.render_text import render_reply
     from bot.replies import Reply
-    from bot.service import load_predictor
+    from bot.service import StartupError, load_predictor
     from models.image import ImageError, load_image
 
     limit = settings.IMAGE_MAX_BYTES
@@ -111,6 +111,9 @@ def predict(path: str, *, as_json: bool, settings: Settings) -> int:
     except (ImageError, LocalFileError) as exc:
         print(f"{path}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except StartupError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
     if as_json:
         text = json.dumps(prediction.to_dict(), ensure_ascii=False, indent=2)
     else:

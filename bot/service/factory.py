@@ -58,9 +58,14 @@ def model_directory(settings: Settings) -> Path:
 
 
 def load_predictor(settings: Settings) -> PredictorLike:
+    """The served model; StartupError (with the artifact's own explanation) when it can't be used."""
+    from models.artifact import ArtifactError
     from models.predictor import Predictor  # onnxruntime and friends: only when a model is needed
 
-    return Predictor.load(model_directory(settings))
+    try:
+        return Predictor.load(model_directory(settings))
+    except ArtifactError as exc:
+        raise StartupError(f"The model can't be loaded: {exc}") from None
 
 
 def spotify_client(settings: Settings, session: Any) -> SpotifyClient:

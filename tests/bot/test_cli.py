@@ -221,3 +221,23 @@ def test_corrupt_database_is_named(clean_env: Path, capsys) -> None:
     err = capsys.readouterr().err
     assert err.startswith(f"The database {clean_env / 'data' / 'sleeve.db'} can't be opened (file is not a database).")
     assert "Traceback" not in err
+
+
+def test_a_model_from_another_scikit_learn_is_named_not_a_traceback(clean_env: Path, monkeypatch, capsys) -> None:
+    import shutil
+
+    from models import artifact
+
+    model = clean_env / "old-model"
+    shutil.copytree(artifact.SHIPPED_DIR, model)
+    manifest = json.loads((model / "manifest.json").read_text())
+    manifest["libraries"]["scikit-learn"] = "0.24.2"
+    (model / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setenv("MODEL_DIR", str(model))
+    cover = clean_env / "cover.png"
+    from PIL import Image
+
+    Image.new("RGB", (32, 32), (10, 20, 30)).save(cover)
+    assert cli.main(["predict", str(cover)]) == cli.EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert err.startswith("The model can't be loaded: model ") and "scikit-learn 0.24.2" in err
