@@ -16,13 +16,13 @@ from typing import TextIO
 
 from bot.local_files import LocalFileError, looks_like_path, parse_path, read_image_file
 from bot.render_text import render_reply, render_stats, render_tags
-from bot.replies import OOPS, IncomingImage, Reply, Requester
+from bot.replies import OOPS, IncomingImage, Platform, Reply, Requester
 from bot.service import Service, open_service
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "console"
+PLATFORM: Platform = "console"
 USER_ID = "local"
 VOTE_HINT = 'Vote: type the right genre ({genres}), or "ok" if {top} is right.'
 HELP = """\
@@ -118,7 +118,7 @@ class Console:
     async def _ask(self, line: str) -> Reply | None:
         if (reply := await self.service.guess_text(self.who, line)) is not None:
             return reply
-        path = parse_path(line)
+        path = await asyncio.to_thread(parse_path, line)  # ~user reads the password database
         if not (looks_like_path(line) or await asyncio.to_thread(path.exists)):
             return None
         limit = self.service.config.image_max_bytes

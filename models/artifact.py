@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import platform
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass

@@ -77,7 +77,7 @@ def load_image(data: bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX
             # Pillow warns about odd but readable files (bad EXIF, palette transparency, huge
             # headers); the person gets an answer or an ImageError, never library noise on stderr.
             warnings.simplefilter("ignore")
-            image = Image.open(io.BytesIO(data), formats=FORMATS)
+            image: Image.Image = Image.open(io.BytesIO(data), formats=FORMATS)
             _check_pixels(image, min(max_pixels, MAX_WEBP_PIXELS) if image.format == "WEBP" else max_pixels)
             image.seek(0)  # GIF / animated WebP: first frame
             orientation = image.getexif().get(_EXIF_ORIENTATION)

@@ -8,7 +8,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from bot.inference import Busy
-
 from bot.ratelimit import RateLimiter, allow_all
 from bot.replies import Requester
 
