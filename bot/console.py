@@ -27,7 +27,7 @@ USER_ID = "local"
 VOTE_HINT = 'Vote: type the right genre ({genres}), or "ok" if {top} is right.'
 HELP = """\
 Type one of these per line:
-  PATH              judge a local image (JPEG, PNG, WebP, GIF)
+  PATH              judge a local image (JPEG, PNG, WebP, GIF); quoted, escaped or file:// paths work
   URL               judge an image on the web
   SPOTIFY LINK      judge an album, track, playlist or artist (open.spotify.com/…, spotify:album:…)
   GENRE             vote on the last reply: the right genre (any case)
