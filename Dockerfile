@@ -1,6 +1,6 @@
 # Sleeve: the Discord bot in a slim, non-root image. The shipped model (models/artifacts,
-# models/embedder) is installed with the package; trained models, the database and stored
-# covers go to the /data volume.
+# models/embedder) is installed with the package; trained models and the database (votes and
+# feature vectors; no images are stored) go to the /data volume.
 #
 #   docker build -t sleeve .
 #   docker run -d --env-file .env -v sleeve-data:/data sleeve            # Discord

@@ -19,7 +19,6 @@ import json
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -57,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         "console", help="chat with the bot in the terminal, one line per request (works through a pipe)"
     )
     predict = commands.add_parser("predict", help="judge one local image and print the result")
-    predict.add_argument("path", type=Path, metavar="PATH", help="the image file")
+    predict.add_argument("path", metavar="PATH", help="the image file (a file:// URL works too)")
     predict.add_argument("--json", action="store_true", help="print the prediction as JSON")
     for name, other in (("discord", "telegram"), ("telegram", "discord")):
         front_end = commands.add_parser(
@@ -97,27 +96,32 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _guarded(lambda: run_front_ends(names, settings))
 
 
-def predict(path: Path, *, as_json: bool, settings: Settings) -> int:
+def predict(path: str, *, as_json: bool, settings: Settings) -> int:
+    from bot.local_files import LocalFileError, parse_path, read_image_file
     from bot.render_text import render_reply
     from bot.replies import Reply
-    from bot.service import load_predictor
-    from models.image import MAX_BYTES, ImageError, load_image
+    from bot.service import StartupError, load_predictor
+    from models.image import ImageError, load_image
 
+    limit = settings.IMAGE_MAX_BYTES
     try:
-        if path.stat().st_size > MAX_BYTES:
-            raise ImageError(f"That image is too large (the limit is {MAX_BYTES / 1e6:.0f} MB).")
-        image = load_image(path.read_bytes())  # before loading the model: bad input fails fast
+        file = parse_path(path)
+        image = load_image(read_image_file(file, limit), max_bytes=limit)  # before the model: bad input fails fast
         [prediction] = load_predictor(settings).predict_images([image])
-    except ImageError as exc:
+    except (ImageError, LocalFileError) as exc:
         print(f"{path}: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except OSError as exc:
-        print(f"{path}: I couldn't read that file ({exc.strerror or exc}).", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    except StartupError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
     if as_json:
-        print(json.dumps(prediction.to_dict(), ensure_ascii=False, indent=2))
+        text = json.dumps(prediction.to_dict(), ensure_ascii=False, indent=2)
     else:
-        print(render_reply(Reply(kind="prediction", title=path.name, prediction=prediction, source_kind="console")))
+        text = render_reply(Reply(kind="prediction", title=file.name, prediction=prediction, source_kind="console"))
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:  # `predict cover.jpg | head -1`: the reader has what it wanted
+        _silence_stdout()
     return 0
 
 
@@ -183,14 +187,22 @@ def sync_commands(settings: Settings) -> int:
 
 
 def _guarded(run: Callable[[], int]) -> int:
-    """Run a front-end command, turning a missing module or setting into a message and exit code 2."""
+    """Run a front-end command, turning a missing module, a bad setting or an unusable DATA_DIR into
+    a message and exit code 2."""
+    from bot.service import StartupError
+
     try:
         return run()
-    except (FrontEndMissing, SettingsError) as exc:
+    except (FrontEndMissing, SettingsError, StartupError) as exc:
         print(exc, file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 0
     except BrokenPipeError:  # e.g. `python -m bot console < lines | head`: the reader left
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at interpreter exit
+        _silence_stdout()
         return 0
+
+
+def _silence_stdout() -> None:
+    """After the reader of stdout left: no second BrokenPipeError when Python flushes at exit."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

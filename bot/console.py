@@ -7,27 +7,28 @@ name, or "ok" for the top guess). Replies go to stdout; the end of input exits.
 from __future__ import annotations
 
 import asyncio
-import threading
+import contextlib
 import logging
 import sys
+import threading
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TextIO
 
+from bot.local_files import LocalFileError, looks_like_path, parse_path, read_image_file
 from bot.render_genres import render_genres
 from bot.render_text import render_reply, render_stats, render_tags
-from bot.replies import OOPS, IncomingImage, Reply, Requester
+from bot.replies import OOPS, IncomingImage, Platform, Reply, Requester
 from bot.service import Service, open_service
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "console"
+PLATFORM: Platform = "console"
 USER_ID = "local"
 VOTE_HINT = 'Vote: type the right genre ({genres}), or "ok" if {top} is right.'
 HELP = """\
 Type one of these per line:
-  PATH              judge a local image (JPEG, PNG, WebP, GIF)
+  PATH              judge a local image (JPEG, PNG, WebP, GIF); quoted, escaped or file:// paths work
   URL               judge an image on the web
   SPOTIFY LINK      judge an album, track, playlist or artist (open.spotify.com/…, spotify:album:…)
   GENRE             vote on the last reply: the right genre (any case)
@@ -113,8 +114,8 @@ class Console:
     async def _guess(self, line: str) -> None:
         try:
             reply = await self._ask(line)
-        except OSError as exc:
-            self._print(f"I couldn't read that file ({exc.strerror or exc}).")
+        except LocalFileError as exc:
+            self._print(f"{line}: {exc}")
             return
         if reply is None:
             self._print(f"I don't know what to do with {line!r}: type help.")
@@ -129,21 +130,15 @@ class Console:
     async def _ask(self, line: str) -> Reply | None:
         if (reply := await self.service.guess_text(self.who, line)) is not None:
             return reply
-        path = Path(line).expanduser()
-        if path.is_file():
-            return await self.service.guess(who=self.who, image=_read_image(path))
-        return None
+        path = await asyncio.to_thread(parse_path, line)  # ~user reads the password database
+        if not (looks_like_path(line) or await asyncio.to_thread(path.exists)):
+            return None
+        limit = self.service.config.image_max_bytes
+        data = await asyncio.to_thread(read_image_file, path, limit)  # never read on the event loop
+        return await self.service.guess(who=self.who, image=IncomingImage(data=data, filename=path.name))
 
     def _print(self, text: str) -> None:
         print(text, end="\n\n", file=self.out, flush=True)
-
-
-def _read_image(path: Path) -> IncomingImage:
-    """The file's bytes, unless it is larger than any image we would accept (the service refuses it by size)."""
-    size = path.stat().st_size
-    limit = 64 * 1024 * 1024  # far above IMAGE_MAX_BYTES; never read a huge file just to refuse it
-    data = path.read_bytes() if size <= limit else b""
-    return IncomingImage(data=data, filename=path.name, size=size)
 
 
 async def run_console(settings: Settings, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
@@ -160,16 +155,33 @@ async def run_console(settings: Settings, stdin: TextIO = sys.stdin, stdout: Tex
 
 def _lines(stdin: TextIO) -> asyncio.Queue[str]:
     """Lines of stdin, read by a daemon thread ("" at the end). Unlike asyncio.to_thread, a daemon
-    thread blocked in readline does not keep Ctrl-C from ending the program."""
+    thread blocked in readline does not keep Ctrl-C from ending the program.
+
+    Lines are read as bytes and decoded one by one, so a byte that is not valid in the terminal's
+    encoding spoils only its own line (shown as U+FFFD) instead of killing the reader.
+    """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[str] = asyncio.Queue(maxsize=64)
+    raw = getattr(stdin, "buffer", None)
+    encoding = getattr(stdin, "encoding", None) or "utf-8"
+
+    def readline() -> str:
+        if raw is None:
+            return stdin.readline()
+        return raw.readline().decode(encoding, errors="replace")
+
+    def put(line: str) -> None:
+        asyncio.run_coroutine_threadsafe(queue.put(line), loop).result()
 
     def read() -> None:
-        while True:
-            line = stdin.readline()
-            asyncio.run_coroutine_threadsafe(queue.put(line), loop).result()
-            if not line:
-                return
+        try:
+            while line := readline():
+                put(line)
+        except Exception:  # a closed or broken stdin ends the input, it must not leave the console waiting
+            log.exception("reading stdin failed")
+        finally:
+            with contextlib.suppress(RuntimeError):  # the loop is already gone
+                put("")
 
     threading.Thread(target=read, name="console-stdin", daemon=True).start()
     return queue

@@ -19,10 +19,10 @@ from aiohttp.resolver import DefaultResolver, ThreadedResolver
 from yarl import URL
 
 from bot.links import SHORT_HOSTS, SpotifyRef, find_spotify_refs
+from models.image import MAX_BYTES, too_large_message
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-MAX_BYTES = 15 * 1024 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 TRUSTED_HOSTS = frozenset({"i.scdn.co", "mosaic.scdn.co", "cdn.discordapp.com", "media.discordapp.net"})
 TRUSTED_HOST_SUFFIXES = (".spotifycdn.com",)
@@ -111,7 +111,7 @@ async def fetch_image(
     *,
     allow_private: bool = False,
     max_bytes: int = MAX_BYTES,
-    timeout: float = 10.0,
+    timeout: float = 10.0,  # noqa: ASYNC109  (a timeout ends as FetchError("timeout"), with its message)
     max_redirects: int = 3,
     resolver: AbstractResolver | None = None,
 ) -> bytes:
@@ -130,7 +130,7 @@ async def fetch_image(
 
 
 async def resolve_short_link(
-    session: aiohttp.ClientSession, url: str, *, max_redirects: int = 5, timeout: float = 10.0
+    session: aiohttp.ClientSession, url: str, *, max_redirects: int = 5, timeout: float = 10.0  # noqa: ASYNC109
 ) -> SpotifyRef | None:
     """Follow a spotify.link / spoti.fi link to the Spotify item it names, or None.
 
@@ -141,9 +141,17 @@ async def resolve_short_link(
         async with asyncio.timeout(timeout):
             return await _follow_short_link(session, URL(url), max_redirects)
     except (TimeoutError, aiohttp.ClientError) as exc:
-        raise _network_error(exc) from exc
+        reason = _network_error(exc).reason
+        raise FetchError(reason, f"I couldn't reach Spotify to follow that short link ({_short_host(url)}).") from exc
     except ValueError as exc:
         raise _bad_url() from exc
+
+
+def _short_host(url: str) -> str:
+    try:
+        return URL(url).host or "spotify.link"
+    except ValueError:
+        return "spotify.link"
 
 
 async def _fetch_following_redirects(
@@ -279,4 +287,4 @@ def _not_image() -> FetchError:
 
 
 def _too_large(max_bytes: int) -> FetchError:
-    return FetchError("too_large", f"That image is bigger than {max_bytes / (1024 * 1024):g} MB.")
+    return FetchError("too_large", too_large_message(max_bytes))

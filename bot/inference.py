@@ -1,22 +1,24 @@
 """Run predictions off the event loop, in a bounded thread pool, with a swappable model.
 
-At most `workers + max_queue` requests are admitted at a time (`workers` predicting, the rest
-downloading or waiting); one more is refused at once with `Busy`, so a flood of requests gets
-fast "busy" answers instead of an ever-growing backlog.
+At most `workers + max_queue` predictions are admitted at a time (`workers` predicting, the rest
+waiting); one more is refused at once with `Busy`, so a flood of requests gets fast "busy"
+answers instead of an ever-growing backlog. Requests take a slot once their image bytes are in
+hand: downloads are bounded separately (bot.service.limits.FetchGate).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import hashlib
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from models.image import ImageError, load_image
+from models.image import MAX_BYTES, ImageError, load_image
 from models.prediction import Prediction
 
 if TYPE_CHECKING:
@@ -68,9 +70,8 @@ class Judged:
 class Slot:
     """One admitted request's place in the pool, given back exactly once.
 
-    A request takes its slot before downloading anything, so a flood is refused before it costs
-    bandwidth or memory. Once the job is submitted the slot belongs to the job's future, which
-    gives it back when the work really ends, even if the request was cancelled meanwhile.
+    Once the job is submitted the slot belongs to the job's future, which gives it back when the
+    work really ends, even if the request was cancelled meanwhile.
     """
 
     def __init__(self, give_back: Callable[[], None]) -> None:
@@ -86,7 +87,7 @@ class Slot:
         if not self._handed_over:
             self.release()
 
-    def hand_over(self, future: Future[object]) -> None:
+    def hand_over(self, future: Future[Any]) -> None:
         self._handed_over = True
         future.add_done_callback(lambda _: self.release())
 
@@ -99,10 +100,11 @@ class Slot:
 
 
 class InferencePool:
-    def __init__(self, predictor: PredictorLike, workers: int, max_queue: int) -> None:
+    def __init__(self, predictor: PredictorLike, workers: int, max_queue: int, max_bytes: int = MAX_BYTES) -> None:
         if workers < 1 or max_queue < 0:
             raise ValueError("need at least one worker and a queue of 0 or more")
         self._predictor = predictor
+        self._max_bytes = max_bytes
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="predict")
         self._capacity = workers + max_queue
         self._pending = 0
@@ -114,12 +116,17 @@ class InferencePool:
 
     @property
     def pending(self) -> int:
-        """Admitted requests: fetching, waiting for a worker, or predicting."""
+        """Admitted predictions: waiting for a worker, or predicting."""
         return self._pending
 
     @property
     def capacity(self) -> int:
         return self._capacity
+
+    @property
+    def is_full(self) -> bool:
+        """admit() would raise Busy now (a hint: another request may take or free a slot meanwhile)."""
+        return self._pending >= self._capacity
 
     def swap(self, predictor: PredictorLike) -> PredictorLike:
         """Use another model from the next job on; jobs already started finish with the old one."""
@@ -144,7 +151,7 @@ class InferencePool:
         return await asyncio.wrap_future(future)
 
     async def judge(self, images: Sequence[bytes], aggregate: bool = False, slot: Slot | None = None) -> Judged:
-        return await self.run(lambda predictor: judge(predictor, images, aggregate), slot)
+        return await self.run(lambda predictor: judge(predictor, images, aggregate, self._max_bytes), slot)
 
     async def shutdown(self) -> None:
         await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
@@ -157,7 +164,25 @@ class InferencePool:
             self._pending -= 1
 
 
-def judge(predictor: PredictorLike, images: Sequence[bytes], aggregate: bool = False) -> Judged:
+def release_memory() -> None:
+    """Hand freed heap memory back to the system (glibc keeps what big decodes freed, for ever)."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+
+
+def _load_malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(None).malloc_trim  # glibc only; elsewhere a no-op
+    except (OSError, AttributeError):
+        return None
+
+
+_malloc_trim = _load_malloc_trim()
+
+
+def judge(
+    predictor: PredictorLike, images: Sequence[bytes], aggregate: bool = False, max_bytes: int = MAX_BYTES
+) -> Judged:
     """Decode and predict (one batch); with aggregate, one guess from all the images that decode.
 
     Raises the first ImageError when no image decodes.
@@ -167,7 +192,7 @@ def judge(predictor: PredictorLike, images: Sequence[bytes], aggregate: bool = F
     first_error: ImageError | None = None
     for data in images:
         try:
-            pictures.append(load_image(data))
+            pictures.append(load_image(data, max_bytes=max_bytes))
         except ImageError as exc:
             first_error = first_error or exc
             continue
@@ -175,7 +200,10 @@ def judge(predictor: PredictorLike, images: Sequence[bytes], aggregate: bool = F
     if not pictures:
         raise first_error or ImageError("There was no image to judge.")
     predictions = predictor.predict_images(pictures)
+    n_pictures = len(pictures)
+    del pictures
+    release_memory()
     if aggregate:
         digest = hashlib.sha256("".join(sorted(digests)).encode()).hexdigest()
-        return Judged(predictor.aggregate(predictions), digest, len(pictures))
+        return Judged(predictor.aggregate(predictions), digest, n_pictures)
     return Judged(predictions[0], digests[0], 1)

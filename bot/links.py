@@ -18,7 +18,7 @@ _ID = re.compile(r"[0-9A-Za-z]{22}")
 # "evil.com/open.spotify.com/..." and "x.com/?u=https://open.spotify.com/..." out.
 # "_" is allowed before a link because Discord uses "__link__" for underlining.
 _START = r"(?<![^\W_])(?<![.\-/@:=?&%#+])"
-_KIND = r"(?P<{name}>album|track|artist|playlist)"
+_KIND = r"(?i:(?P<{name}>album|track|artist|playlist))"
 _ID_END = r"[0-9A-Za-z]{22}(?![0-9A-Za-z])"
 
 _PATTERN = re.compile(
@@ -29,12 +29,24 @@ _PATTERN = re.compile(
     + r"(?:user/[^/\s?#]+/(?=playlist/))?"
     + _KIND.format(name="url_kind") + r"/(?P<url_id>" + _ID_END + r")"
     # spotify:album:ID  (also the legacy spotify:user:NAME:playlist:ID)
-    + r"|spotify:(?:user:[^:\s]+:(?=playlist:))?"
+    + r"|(?i:spotify):(?:user:[^:\s]+:(?=(?i:playlist):))?"
     + _KIND.format(name="uri_kind") + r":(?P<uri_id>" + _ID_END + r")"
     # https://spotify.link/CODE, https://spoti.fi/CODE
     + r"|(?P<short>(?i:(?:https?://)?(?P<short_host>spotify\.link|spoti\.fi))/(?P<code>[0-9A-Za-z_-]+))"
     + r")"
 )
+
+# Any open.spotify.com path or spotify: URI, judged or not: to explain the ones we can't judge.
+_ANY_SPOTIFY = re.compile(
+    _START
+    + r"(?:(?:https?://)?(?:www\.)?open\.spotify\.com/(?:intl-[a-z]{2}(?:-[a-z]{2})?/)?(?:embed/)?"
+    + r"(?P<url_kind>[a-z-]+)(?:/(?P<url_id>[^/\s?#>)\]]*))?"
+    + r"|spotify:(?P<uri_kind>[a-z-]+)(?::(?P<uri_id>[^:\s]*))?)",
+    re.IGNORECASE,
+)
+PODCAST_KINDS = frozenset({"show", "episode", "audiobook", "chapter"})
+
+Unjudgeable = Literal["podcast", "bad_id", "other"]
 
 _URL = re.compile(_START + r"https?://[^\s<>\"'`]+", re.IGNORECASE)
 _TRAILING = ".,;:!?*_~|'\""
@@ -91,12 +103,26 @@ def find_image_urls(text: str, limit: int = 3) -> list[str]:
     return urls
 
 
+def unjudgeable_spotify_link(text: str) -> Unjudgeable | None:
+    """Why the first Spotify link in text is not one we can judge (find_spotify_refs found none):
+    a podcast, a malformed ID, or another page (a user, a search); None when there is no such link."""
+    match = _ANY_SPOTIFY.search(text)
+    if match is None:
+        return None
+    kind = (match["url_kind"] or match["uri_kind"] or "").lower()
+    if kind in PODCAST_KINDS:
+        return "podcast"
+    if kind in KINDS:
+        return "bad_id"
+    return "other"
+
+
 def _ref_from_match(match: re.Match[str]) -> SpotifyRef | ShortLink:
     if match["short"]:
         return ShortLink(f"https://{match['short_host'].lower()}/{match['code']}")
     if match["url_id"]:
-        return SpotifyRef(match["url_kind"], match["url_id"])  # type: ignore[arg-type]
-    return SpotifyRef(match["uri_kind"], match["uri_id"])  # type: ignore[arg-type]
+        return SpotifyRef(match["url_kind"].lower(), match["url_id"])  # type: ignore[arg-type]
+    return SpotifyRef(match["uri_kind"].lower(), match["uri_id"])  # type: ignore[arg-type]
 
 
 def _trim(url: str) -> str:

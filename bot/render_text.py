@@ -6,14 +6,14 @@
     Electronic  ██░░░░░░░░  19%
     Popularity: ~31 (17–44) — covers barely predict popularity: …
     Tags: dark, guitar, grainy
-    Spotify says: psychedelic rock, indie rock
+    Spotify says: psychedelic rock, indie rock · released 2019-04-12
     Model v20261122-044653 · Vote: reply with the right genre (Rock, Pop, …), or "ok" if Rock is right.
 """
 
 from __future__ import annotations
 
 import time
-
+from collections.abc import Sequence
 from typing import Any
 
 from bot.replies import Reply
@@ -40,8 +40,8 @@ def render_reply(reply: Reply, vote_hint: str | None = DEFAULT_VOTE_HINT) -> str
     lines.append(popularity_line(reply.prediction))
     if reply.prediction.tags:
         lines.append("Tags: " + ", ".join(t.tag for t in reply.prediction.tags[:MAX_TAGS]))
-    if reply.spotify_genres:
-        lines.append("Spotify says: " + ", ".join(reply.spotify_genres))
+    if says := spotify_says(reply.spotify_genres, reply.release_date):
+        lines.append("Spotify says: " + says)
     if reply.unsure:
         lines.append(unsure_line(reply.prediction))
     lines.append(_footer(reply, vote_hint))
@@ -114,3 +114,9 @@ def _footer(reply: Reply, vote_hint: str | None) -> str:
         return model
     genres = ", ".join(g.genre for g in reply.prediction.genres)
     return f"{model} · " + vote_hint.format(genres=genres, top=reply.prediction.top_genre)
+
+
+def spotify_says(genres: Sequence[str], release_date: str | None) -> str:
+    """What Spotify told us about the item: its genres and release date ("" when nothing)."""
+    released = [f"released {release_date}"] if release_date else []
+    return " · ".join(part for part in (", ".join(genres), *released) if part)

@@ -14,6 +14,10 @@ OOPS = "Something went wrong on my side — sorry! Try again in a moment."
 BUSY = "I'm judging a lot of covers right now — try again in a moment."
 NOT_A_LINK = "That doesn't look like a Spotify album, track, artist or playlist link."
 NOTHING_TO_JUDGE = "Give me a Spotify link, an image, or an image URL."
+PODCAST = "That's a podcast — podcasts aren't albums, so there's no album cover for me to judge."
+BAD_SPOTIFY_ID = (
+    "That Spotify link's ID looks wrong (an ID is 22 letters and digits): copy the link again with Share → Copy link."
+)
 
 
 @dataclass(frozen=True)
@@ -68,9 +72,8 @@ class Reply:
     source_ref: str | None = None
     cover_url: str | None = None
     cover_bytes: bytes | None = field(default=None, repr=False)
-    spotify_title: str | None = None
-    spotify_artist: str | None = None
     spotify_genres: tuple[str, ...] = ()
+    release_date: str | None = None  # as Spotify gives it: "2019-04-12", "2019-04" or "2019"
     is_artist_guess: bool = False
     n_covers: int = 1  # covers behind the guess (an artist guess pools several; 0: only the artist's photo)
     unsure: bool = False  # the top two genres are close: ask people to vote

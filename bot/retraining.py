@@ -175,7 +175,7 @@ class Retrainer:
         predictor = self._models.predictor
         wanted = await asyncio.to_thread(
             resolve_model_dir, None, self._settings.DATA_DIR, predictor.extractor.spec)
-        if predictor.path is not None and Path(wanted).resolve() == Path(predictor.path).resolve():
+        if predictor.path is not None and await asyncio.to_thread(_same_path, wanted, predictor.path):
             return False
         self._swap(await asyncio.to_thread(predictor.reload, Path(wanted)))
         return True
@@ -196,3 +196,7 @@ class Retrainer:
 async def _say(progress: Progress | None, text: str) -> None:
     if progress is not None:
         await progress(text)
+
+
+def _same_path(a: str | Path, b: str | Path) -> bool:
+    return Path(a).resolve() == Path(b).resolve()

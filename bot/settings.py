@@ -96,8 +96,13 @@ class Settings(BaseSettings):
     MAX_QUEUE: int = Field(
         32, ge=0, description="Predictions waiting for a turn; beyond this the bot replies that it is busy."
     )
+    MAX_CONCURRENT_FETCHES: int = Field(
+        16, ge=1, description="Downloads and Spotify lookups in flight at once, apart from predictions; beyond this the bot replies that it is busy."
+    )
     MAX_LINKS_PER_MESSAGE: int = Field(3, ge=1, description="Links answered per message; the rest are ignored.")
-    IMAGE_MAX_BYTES: int = Field(15 * 1024 * 1024, gt=0, description="Largest image downloaded, in bytes.")
+    IMAGE_MAX_BYTES: int = Field(
+        15 * 1024 * 1024, gt=0, description="Largest image accepted (uploaded, downloaded or read from a file), in bytes."
+    )
     FETCH_TIMEOUT: float = Field(10.0, gt=0, description="Seconds allowed for one download.")
     SPOTIFY_RETRY_AFTER_CAP: float = Field(
         5.0, ge=0, description="Longest Retry-After (seconds) waited for when Spotify rate-limits; longer fails."

@@ -96,12 +96,12 @@ def pool_votes(cover_of: Mapping[int, str], votes: Iterable[tuple[int, str, Vote
 
 def weighted_tally(votes: Iterable[Vote], known_genres: set[str], admin_weight: float = 1.0) -> Counter[str]:
     """Weight per known genre; admins' votes count `admin_weight` times."""
-    tally: Counter[str] = Counter()
+    tally: dict[str, float] = {}
     for vote in votes:
         genre = canonical_genre(vote.label, known_genres)
         if genre is not None:
-            tally[genre] += admin_weight if vote.is_admin else 1.0
-    return tally
+            tally[genre] = tally.get(genre, 0.0) + (admin_weight if vote.is_admin else 1.0)
+    return Counter(tally)
 
 
 def label_from_votes(

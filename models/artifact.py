@@ -4,8 +4,10 @@ and the tag table. Loading checks the feature spec against the running code."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -24,6 +26,9 @@ POPULARITY_FILE = "popularity.npz"
 TAGS_FILE = "tags.json"
 SHIPPED_DIR = Path(__file__).resolve().parent / "artifacts" / "base"
 BASE_FEATURES = Path(__file__).resolve().parent / "artifacts" / "base_features.npz"
+
+log = logging.getLogger(__name__)
+_warned_unknown_sklearn: set[Path] = set()
 
 
 class ArtifactError(RuntimeError):
@@ -106,6 +111,7 @@ def load(directory: Path, expected_spec: dict) -> Artifact:
     if not isinstance(manifest, dict) or not isinstance(manifest.get("genres"), list) or "version" not in manifest:
         raise ArtifactError(f"model {directory} is damaged: {MANIFEST} lacks a version or genres")
     check_spec(manifest.get("feature_spec", {}), expected_spec, directory)
+    check_sklearn(manifest, directory)
     try:
         genre = joblib.load(directory / GENRE_FILE)
         popularity = PopularityModel.load(directory / POPULARITY_FILE)
@@ -126,6 +132,32 @@ def check_spec(found: dict, expected: dict, directory: Path) -> None:
             f"model {directory} was trained on different features than this code computes ({details}). "
             "Retrain it with `python -m training train`, or use a model made for this version of Sleeve."
         )
+
+
+def check_sklearn(manifest: dict, directory: Path, installed: str | None = None) -> None:
+    """Refuse a model pickled by another minor version of scikit-learn: its estimators may unpickle
+    into something that predicts differently, or not at all. A model that does not say which
+    version made it is loaded, with one warning."""
+    installed = installed or metadata.version("scikit-learn")
+    libraries = manifest.get("libraries")
+    recorded = libraries.get("scikit-learn") if isinstance(libraries, dict) else None
+    if not isinstance(recorded, str) or _minor(recorded) is None:
+        if directory not in _warned_unknown_sklearn:
+            _warned_unknown_sklearn.add(directory)
+            log.warning("model %s does not record its scikit-learn version; loading it anyway", directory)
+        return
+    if _minor(recorded) != _minor(installed):
+        wanted = ".".join(map(str, _minor(recorded) or ()))
+        raise ArtifactError(
+            f"model {directory} was saved with scikit-learn {recorded}, but {installed} is installed, and "
+            "pickled models are only safe within one minor version. Install the matching version "
+            f"(pip install 'scikit-learn=={wanted}.*'), or retrain with `python -m training train`."
+        )
+
+
+def _minor(version: str) -> tuple[int, int] | None:
+    match = re.match(r"(\d+)\.(\d+)", version)
+    return (int(match[1]), int(match[2])) if match else None
 
 
 def _fsync_files(directory: Path) -> None:

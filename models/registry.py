@@ -128,7 +128,7 @@ class ModelRegistry:
         if name is None or name == SHIPPED:
             return SHIPPED, self.shipped_dir, None
         if name == "":
-            problem = "CURRENT is unreadable"
+            problem: str | None = "CURRENT is unreadable"
             older = list(reversed(self.versions()))
         else:
             value, problem = attempt(self.root / name)

@@ -32,12 +32,6 @@ STOPLIST = frozenset({
     "plastic bag",
 })
 
-RULE_TAGS = (
-    "dark", "bright", "black and white", "monochrome", "vivid", "pastel", "muted", "high contrast",
-    "low contrast", *COLOUR_NAMES, "face", "portrait", "group", "minimal", "busy",
-)
-
-
 @lru_cache(maxsize=1)
 def imagenet_words() -> tuple[str, ...]:
     return tuple(imagenet_classes())

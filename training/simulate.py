@@ -187,9 +187,11 @@ def plot(simulations: list[Simulation], out: Path) -> Path:
         name = sim.genre or f"{Path(sim.labels).parent.name} ({sim.column})"
         axes.plot(x, [p.base_top1 for p in sim.checkpoints], "o-", label=f"{name}: base validation top-1")
         if any(p.held_out_top1 is not None for p in sim.checkpoints):
-            axes.plot(x, [p.held_out_top1 for p in sim.checkpoints], "s-", label=f"{name}: held-out top-1")
+            held = [np.nan if p.held_out_top1 is None else p.held_out_top1 for p in sim.checkpoints]
+            axes.plot(x, held, "s-", label=f"{name}: held-out top-1")
         if sim.genre:
-            axes.plot(x, [p.new_genre_recall for p in sim.checkpoints], "^-", label=f"{sim.genre} recall (held out)")
+            recall = [np.nan if p.new_genre_recall is None else p.new_genre_recall for p in sim.checkpoints]
+            axes.plot(x, recall, "^-", label=f"{sim.genre} recall (held out)")
     axes.set_xlabel("votes")
     axes.set_ylabel("accuracy")
     axes.set_ylim(0, 1)

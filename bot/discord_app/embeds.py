@@ -32,7 +32,6 @@ FILE_LIMIT = 8 * 1024 * 1024  # a thumbnail file above this is left out (uploads
 ELLIPSIS = "…"
 COLOUR = discord.Colour.blurple()
 UNSURE_COLOUR = discord.Colour.orange()
-ERROR_COLOUR = discord.Colour.red()
 COVER_FILE_STEM = "cover"
 
 
@@ -186,8 +185,10 @@ def _prediction(reply: Reply, genre_emojis: Mapping[str, str], confirm_emoji: st
     tags = [f"**{_md(t.tag)}**" if t.tag in distinctive else _md(t.tag) for t in prediction.tags[:MAX_TAGS]]
     _add_field(embed, "Tags (bold: distinctive)" if distinctive & {t.tag for t in prediction.tags[:MAX_TAGS]}
                else "Tags", join_clipped(tags, FIELD_VALUE_LIMIT))
-    if reply.spotify_genres:
-        _add_field(embed, "Spotify says", join_clipped((_md(g) for g in reply.spotify_genres), FIELD_VALUE_LIMIT))
+    if reply.spotify_genres or reply.release_date:
+        released = f" · released {_md(reply.release_date)}" if reply.release_date else ""
+        genres = join_clipped((_md(g) for g in reply.spotify_genres), FIELD_VALUE_LIMIT - len(released))
+        _add_field(embed, "Spotify says", (genres + released).removeprefix(" · "))
     if votable:
         _add_field(embed, "Vote", vote_hint([g.genre for g in prediction.genres], prediction.top_genre,
                                             genre_emojis, confirm_emoji))

@@ -2,6 +2,6 @@
 
 from bot.service.config import ServiceConfig
 from bot.service.core import Service
-from bot.service.factory import load_predictor, model_directory, open_service
+from bot.service.factory import StartupError, load_predictor, model_directory, open_service
 
-__all__ = ["Service", "ServiceConfig", "load_predictor", "model_directory", "open_service"]
+__all__ = ["Service", "ServiceConfig", "StartupError", "load_predictor", "model_directory", "open_service"]

@@ -24,8 +24,9 @@ class ServiceConfig:
     channel_rate: int = _default("CHANNEL_RATE")
     max_concurrent_predictions: int = _default("MAX_CONCURRENT_PREDICTIONS")
     max_queue: int = _default("MAX_QUEUE")
+    max_concurrent_fetches: int = _default("MAX_CONCURRENT_FETCHES")  # downloads and Spotify lookups in flight
     max_links_per_message: int = _default("MAX_LINKS_PER_MESSAGE")
-    image_max_bytes: int = _default("IMAGE_MAX_BYTES")
+    image_max_bytes: int = _default("IMAGE_MAX_BYTES")  # one limit: uploads, downloads, files and the decoder
     fetch_timeout: float = _default("FETCH_TIMEOUT")
     min_votes: int = _default("MIN_VOTES")
     admin_vote_weight: float = _default("ADMIN_VOTE_WEIGHT")

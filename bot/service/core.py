@@ -18,12 +18,12 @@ import aiohttp
 from bot import replies
 from bot.fetch import FetchError, resolve_short_link
 from bot.inference import Busy, InferencePool, Judged, PredictorLike
-from bot.links import ShortLink, SpotifyRef, find_image_urls, find_spotify_refs
+from bot.links import ShortLink, SpotifyRef, find_image_urls, find_spotify_refs, unjudgeable_spotify_link
 from bot.replies import Incoming, IncomingImage, Reply, Requester, VoteAck
 from bot.retraining import Progress, Retrainer, RetrainRefused
 from bot.service.config import ServiceConfig
 from bot.service.genres import GenresReport, approval_text, collect_genres
-from bot.service.limits import Limits
+from bot.service.limits import FetchGate, Limits
 from bot.service.sources import ShortLinkResolver, Sources, Subject, may_be_image
 from bot.service.stats import collect_stats
 from bot.spotify import SpotifyClient, SpotifyError
@@ -53,12 +53,15 @@ class Service:
     ) -> None:
         self._store = store
         self._config = config
-        self._pool = InferencePool(predictor, config.max_concurrent_predictions, config.max_queue)
+        self._pool = InferencePool(
+            predictor, config.max_concurrent_predictions, config.max_queue, max_bytes=config.image_max_bytes
+        )
         self.retrainer: Retrainer | None = None  # set by open_service
         self._sources = Sources(
             session, spotify, config, resolve_short or functools.partial(resolve_short_link, session)
         )
         self._limits = Limits(config.user_rate, config.channel_rate, clock)
+        self._fetches = FetchGate(config.max_concurrent_fetches)
 
     # -- model ------------------------------------------------------------------------------------
 
@@ -85,6 +88,11 @@ class Service:
     def pending_predictions(self) -> int:
         """Predictions running or waiting for a worker."""
         return self._pool.pending
+
+    @property
+    def pending_fetches(self) -> int:
+        """Downloads and Spotify lookups in flight."""
+        return self._fetches.in_flight
 
     async def retrain(self, trigger: str = "manual", progress: Progress | None = None) -> RetrainResult:
         """Retrain in a separate process and switch to the new model if it is promoted.
@@ -147,15 +155,20 @@ class Service:
         return unique
 
     async def _resolve(self, link: SpotifyRef | ShortLink) -> SpotifyRef | Reply | None:
+        if isinstance(link, SpotifyRef):
+            return link
         try:
-            return await self._sources.resolve(link)
+            with self._fetches.admit():
+                return await self._sources.resolve(link)
         except FetchError as exc:
             return replies.error(exc.user_message)
+        except Busy:
+            return replies.busy()
 
     async def _judge_ref(self, ref: SpotifyRef | Reply, who: Requester) -> Reply:
         if isinstance(ref, Reply):
             return ref
-        return await self._safely(self._judge(lambda: self._sources.spotify(ref), who), who)
+        return await self._safely(self._judge(functools.partial(self._sources.spotify, ref), who), who)
 
     # -- commands -------------------------------------------------------------------------------------
 
@@ -183,7 +196,7 @@ class Service:
 
     async def guess_text(self, who: Requester, text: str) -> Reply | None:
         """A typed request: a Spotify link, else an image URL; None when the text holds neither."""
-        if find_spotify_refs(text, limit=1):
+        if find_spotify_refs(text, limit=1) or unjudgeable_spotify_link(text):
             return await self.guess(who=who, link=text)
         if urls := find_image_urls(text, limit=1):
             return await self.guess(who=who, url=urls[0])
@@ -191,10 +204,13 @@ class Service:
 
     async def _guess_link(self, link: str, who: Requester) -> Reply:
         found = find_spotify_refs(link, limit=1)
-        ref = await self._sources.resolve(found[0]) if found else None
+        ref = None
+        if found:
+            with self._fetches.admit():
+                ref = await self._sources.resolve(found[0])
         if ref is None:
-            return replies.error(replies.NOT_A_LINK)
-        return await self._judge(lambda: self._sources.spotify(ref), who)
+            return replies.error(_why_not_judged(link))
+        return await self._judge(functools.partial(self._sources.spotify, ref), who)
 
     async def vote(
         self, platform: Platform, message_id: str, user_id: str, choice: str, is_admin: bool = False
@@ -295,15 +311,26 @@ class Service:
     # -- judging ----------------------------------------------------------------------------------------
 
     async def _judge_attachment(self, image: IncomingImage, who: Requester) -> Reply:
-        return await self._judge(lambda: self._sources.attachment(image, _kind(who, "upload")), who)
+        fetch = functools.partial(self._sources.attachment, image, _kind(who, "upload"))
+        return await self._judge(fetch, who, remote=image.data is None)
 
     async def _judge_url(self, url: str, who: Requester, source_kind: SourceKind) -> Reply:
-        return await self._judge(lambda: self._sources.url(url, source_kind), who)
+        return await self._judge(functools.partial(self._sources.url, url, source_kind), who)
 
-    async def _judge(self, fetch: Callable[[], Awaitable[Subject]], who: Requester) -> Reply:
-        with self._pool.admit() as slot:  # Busy before any download
+    async def _judge(self, fetch: Callable[[], Awaitable[Subject]], who: Requester, remote: bool = True) -> Reply:
+        """Fetch (within the fetch limit), then predict (within the prediction slots).
+
+        A prediction slot is taken only once the bytes are here, so a hanging host cannot hold
+        slots that uploads need; but when the slots are all taken, nothing is downloaded.
+        """
+        if self._pool.is_full:
+            raise Busy()
+        if remote:
+            with self._fetches.admit():
+                subject = await fetch()
+        else:
             subject = await fetch()
-            judged = await self._pool.judge(subject.images, aggregate=subject.is_artist, slot=slot)
+        judged = await self._pool.judge(subject.images, aggregate=subject.is_artist)
         prediction_id = await self._record(subject, judged, who)
         return self._prediction_reply(subject, judged, prediction_id)
 
@@ -337,9 +364,8 @@ class Service:
             source_ref=subject.source_ref,
             cover_url=subject.cover_url,
             cover_bytes=None if subject.is_artist else subject.images[0],
-            spotify_title=subject.spotify_title,
-            spotify_artist=subject.spotify_artist,
             spotify_genres=subject.spotify_genres,
+            release_date=subject.release_date,
             is_artist_guess=subject.is_artist,
             n_covers=0 if subject.photo_only else judged.n_images,
             unsure=prediction.margin < self._config.unsure_margin,
@@ -359,6 +385,15 @@ class Service:
         except Exception:
             log.exception("failed to answer", extra={"platform": who.platform})
             return replies.error(replies.OOPS)
+
+
+def _why_not_judged(link: str) -> str:
+    reason = unjudgeable_spotify_link(link)
+    if reason == "podcast":
+        return replies.PODCAST
+    if reason == "bad_id":
+        return replies.BAD_SPOTIFY_ID
+    return replies.NOT_A_LINK
 
 
 def _kind(who: Requester, kind: SourceKind) -> SourceKind:

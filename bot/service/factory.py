@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +23,31 @@ log = logging.getLogger(__name__)
 PRUNE_EVERY = 24 * 3600.0
 
 
+class StartupError(Exception):
+    """The service cannot start; str(error) names the path and the problem, fit to print."""
+
+
+def prepare_data_dir(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise StartupError(f"DATA_DIR {path} is a file, not a folder: point DATA_DIR at a folder.") from None
+    except OSError as exc:
+        raise StartupError(f"DATA_DIR {path} can't be used ({exc.strerror or exc}).") from None
+
+
+async def open_store(path: Path) -> Store:
+    try:
+        return await Store.open(path)
+    except sqlite3.DatabaseError as exc:
+        raise StartupError(
+            f"The database {path} can't be opened ({exc}). Move it aside to start with an empty one, "
+            "or restore a backup."
+        ) from None
+    except OSError as exc:
+        raise StartupError(f"The database {path} can't be opened ({exc.strerror or exc}).") from None
+
+
 def model_directory(settings: Settings) -> Path:
     """The served model's folder, by the files alone (nothing loaded): MODEL_DIR if set; else the model
     registry's current version under DATA_DIR; else the shipped model."""
@@ -34,16 +60,19 @@ def model_directory(settings: Settings) -> Path:
 
 def load_predictor(settings: Settings) -> PredictorLike:
     """MODEL_DIR if set; else the model registry's current version under DATA_DIR; else the shipped
-    model (`models.registry.load_served`: loaded once, falling back past a damaged version)."""
-    from models.embedder import (
-        Embedder,  # onnxruntime and friends: only when a model is needed
-    )
+    model (`models.registry.load_served`: loaded once, falling back past a damaged version).
+    StartupError (with the artifact's own explanation) when it can't be used."""
+    from models.artifact import ArtifactError
+    from models.embedder import Embedder  # onnxruntime and friends: only when a model is needed
     from models.features import FeatureExtractor
     from models.predictor import Predictor
     from models.registry import load_served
 
     extractor = FeatureExtractor(Embedder(threads=1))
-    path, artifact = load_served(settings.MODEL_DIR, settings.DATA_DIR, extractor.spec)
+    try:
+        path, artifact = load_served(settings.MODEL_DIR, settings.DATA_DIR, extractor.spec)
+    except ArtifactError as exc:
+        raise StartupError(f"The model can't be loaded: {exc}") from None
     return Predictor(artifact, extractor, path)
 
 
@@ -70,12 +99,12 @@ async def open_service(
 
     background: also run the periodic retrain check and the DATA_RETENTION_DAYS pruning (long-running bots).
     """
-    settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
-    if predictor is None:
-        predictor = await asyncio.to_thread(load_predictor, settings)
+    prepare_data_dir(settings.DATA_DIR)
     config = ServiceConfig.from_settings(settings, **config_overrides)
-    store = await Store.open(default_path(settings.DATA_DIR))
+    store = await open_store(default_path(settings.DATA_DIR))  # before the model: a bad DATA_DIR fails fast
     try:
+        if predictor is None:
+            predictor = await asyncio.to_thread(load_predictor, settings)
         async with create_session() as session:
             service = Service(predictor, store, config, session, spotify_client(settings, session))
             service.retrainer = Retrainer(service.models, settings)

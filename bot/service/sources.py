@@ -17,6 +17,7 @@ from bot.replies import IncomingImage
 from bot.service.config import ServiceConfig
 from bot.spotify import ArtistInfo, CoverInfo, SpotifyClient
 from feedback.records import SourceKind
+from models.image import too_large_message
 
 ARTIST_COVERS = 10
 YOUR_IMAGE = "your image"
@@ -35,9 +36,8 @@ class Subject:
     source_ref: str
     title: str
     cover_url: str | None = None
-    spotify_title: str | None = None
-    spotify_artist: str | None = None
     spotify_genres: tuple[str, ...] = ()
+    release_date: str | None = None
     is_artist: bool = False
     photo_only: bool = False  # an artist guess from their photo: no album covers to go on
     note: str | None = None
@@ -114,7 +114,6 @@ class Sources:
             info.ref.url,
             info.name or "this artist",
             cover_url=covers[0].image_url,
-            spotify_title=info.name or None,
             spotify_genres=tuple(info.genres),
             is_artist=True,
             photo_only=only_photo,
@@ -124,7 +123,7 @@ class Sources:
     def _check_size(self, size: int | None) -> None:
         limit = self._config.image_max_bytes
         if size is not None and size > limit:
-            raise FetchError("too_large", f"That image is bigger than {limit / (1024 * 1024):g} MB.")
+            raise FetchError("too_large", too_large_message(limit))
 
 
 def _cover_subject(info: CoverInfo, data: bytes) -> Subject:
@@ -135,7 +134,6 @@ def _cover_subject(info: CoverInfo, data: bytes) -> Subject:
         info.ref.url,
         title,
         cover_url=info.image_url,
-        spotify_title=info.title or None,
-        spotify_artist=info.artist,
         spotify_genres=tuple(info.spotify_genres),
+        release_date=info.release_date,
     )

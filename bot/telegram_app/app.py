@@ -87,7 +87,6 @@ def build_application(
         )
     app = builder.build()
     front = TelegramFrontEnd(service, settings, sleep=sleep)
-    app.bot_data["front_end"] = front
     for names, callback in (
         (["guess"], front.cmd_guess),
         (["tags"], front.cmd_tags),

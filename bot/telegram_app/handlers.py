@@ -16,7 +16,7 @@ import asyncio
 import logging
 from typing import Any
 
-from telegram import Bot, CallbackQuery, Message, MessageEntity, Update
+from telegram import Bot, CallbackQuery, Document, Message, MessageEntity, PhotoSize, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
@@ -25,7 +25,7 @@ from bot.progress import ProgressThrottle
 from bot.render_genres import render_genres
 from bot.render_retrain import render_retrain
 from bot.render_text import render_reply, render_stats, render_tags
-from bot.replies import OOPS, Incoming, IncomingImage, Reply, Requester
+from bot.replies import OOPS, Incoming, IncomingImage, Platform, Reply, Requester
 from bot.retraining import RetrainFailed, RetrainRefused
 from bot.service import Service
 from bot.settings import Settings
@@ -34,7 +34,7 @@ from bot.telegram_app.send import Sender, Sleep
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "telegram"
+PLATFORM: Platform = "telegram"
 Context = ContextTypes.DEFAULT_TYPE
 
 GUESS_USAGE = "Send /guess with a Spotify link or an image URL, or reply /guess to a photo."
@@ -102,6 +102,9 @@ class TelegramFrontEnd:
         service answers with its own message.
         """
         document = message.document
+        item: PhotoSize | Document
+        filename: str | None
+        content_type: str | None
         if message.photo:
             item, filename, content_type = message.photo[-1], None, "image/jpeg"
         elif document is not None and (document.mime_type or "").lower().startswith("image/"):
@@ -332,7 +335,7 @@ def addressed(message: Message, bot: Bot) -> bool:
     if replied is not None and replied.from_user is not None and replied.from_user.id == bot.id:
         return True
     username = f"@{bot.username}".casefold() if bot.username else None
-    kinds = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION, MessageEntity.BOT_COMMAND]
+    kinds: list[str | None] = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION, MessageEntity.BOT_COMMAND]
     entities = {**message.parse_entities(kinds), **message.parse_caption_entities(kinds)}
     for entity, text in entities.items():
         if entity.type == MessageEntity.TEXT_MENTION and entity.user is not None and entity.user.id == bot.id:

@@ -51,7 +51,7 @@ def test_predict_refuses_a_bad_image(tmp_path: Path) -> None:
 
 def test_predict_missing_file_in_process(clean_env: Path, capsys) -> None:
     assert cli.main(["predict", str(clean_env / "nope.png")]) == 1
-    assert "I couldn't read that file" in capsys.readouterr().err
+    assert capsys.readouterr().err == f"{clean_env / 'nope.png'}: There's no such file.\n"
 
 
 @pytest.mark.parametrize(
@@ -157,3 +157,87 @@ def test_healthcheck_fails_on_a_broken_data_dir(clean_env: Path, monkeypatch, ca
     monkeypatch.setenv("DATA_DIR", str(clean_env / "file"))
     assert cli.main(["healthcheck"]) == 1
     assert capsys.readouterr().err.startswith("unhealthy: ")
+
+
+def test_predict_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
+    """`predict cover.png | head -1`: the reader leaves early; no BrokenPipeError traceback, rc 0."""
+    import subprocess
+
+    from PIL import Image
+
+    from tests.bot.test_console import bot_env
+
+    cover = tmp_path / "cover.png"
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(cover)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "predict", str(cover)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        env=bot_env(tmp_path),
+    )
+    proc.stdout.close()  # gone before a single byte is written
+    stderr = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+
+
+def test_predict_honours_image_max_bytes(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from tests.bot.test_console import bot_env
+
+    cover = tmp_path / "cover.png"
+    Image.effect_noise((64, 64), 50).save(cover)
+    assert cover.stat().st_size > 1000
+    import subprocess
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "predict", str(cover)],
+        capture_output=True, text=True, cwd=tmp_path, env=bot_env(tmp_path) | {"IMAGE_MAX_BYTES": "1000"}, timeout=120,
+    )
+    assert result.returncode == 1
+    assert result.stderr == f"{cover}: That image is bigger than 1000 bytes.\n"
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_predict_refuses_devices(clean_env: Path, capsys) -> None:
+    assert cli.main(["predict", "/dev/zero"]) == 1
+    assert "not a regular file" in capsys.readouterr().err
+
+
+def test_data_dir_that_is_a_file_is_named(clean_env: Path, monkeypatch, capsys) -> None:
+    (clean_env / "taken").write_text("")
+    monkeypatch.setenv("DATA_DIR", str(clean_env / "taken"))
+    assert cli.main(["console"]) == cli.EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert err == f"DATA_DIR {clean_env / 'taken'} is a file, not a folder: point DATA_DIR at a folder.\n"
+
+
+def test_corrupt_database_is_named(clean_env: Path, capsys) -> None:
+    (clean_env / "data").mkdir()
+    (clean_env / "data" / "sleeve.db").write_bytes(b"this is not sqlite" * 100)
+    assert cli.main(["console"]) == cli.EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert err.startswith(f"The database {clean_env / 'data' / 'sleeve.db'} can't be opened (file is not a database).")
+    assert "Traceback" not in err
+
+
+def test_a_model_from_another_scikit_learn_is_named_not_a_traceback(clean_env: Path, monkeypatch, capsys) -> None:
+    import shutil
+
+    from models import artifact
+
+    model = clean_env / "old-model"
+    shutil.copytree(artifact.SHIPPED_DIR, model)
+    manifest = json.loads((model / "manifest.json").read_text())
+    manifest["libraries"]["scikit-learn"] = "0.24.2"
+    (model / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.setenv("MODEL_DIR", str(model))
+    cover = clean_env / "cover.png"
+    from PIL import Image
+
+    Image.new("RGB", (32, 32), (10, 20, 30)).save(cover)
+    assert cli.main(["predict", str(cover)]) == cli.EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert err.startswith("The model can't be loaded: model ") and "scikit-learn 0.24.2" in err

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import os
 import sqlite3
 import subprocess
@@ -9,6 +11,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from bot.render_text import bar, render_reply, render_stats, render_tags
 from bot.replies import Reply, error
@@ -98,6 +101,7 @@ def test_render_prediction() -> None:
         prediction=prediction(),
         prediction_id=7,
         spotify_genres=("psychedelic rock", "indie rock"),
+        release_date="2021-03-05",
     )
     lines = render_reply(reply).splitlines()
     assert lines[0] == "Lanterns at Dusk — The Velvet Lanterns"
@@ -105,7 +109,7 @@ def test_render_prediction() -> None:
     assert lines[2].startswith("Pop         ██░░░░░░░░  19%")
     assert "Popularity: ~31 (17–44) — covers barely predict popularity" in lines
     assert "Tags: dark, guitar, grainy" in lines
-    assert "Spotify says: psychedelic rock, indie rock" in lines
+    assert "Spotify says: psychedelic rock, indie rock · released 2021-03-05" in lines
     assert lines[-1].startswith("Model v-test · Vote:") and '"ok" if Rock is right' in lines[-1]
     assert not any("torn" in line for line in lines)
 
@@ -140,3 +144,102 @@ def test_render_messages_tags_and_stats() -> None:
         "last_retrain": None,
     }
     assert "Live accuracy: 50% of 2 voted" in render_stats(stats)
+
+
+# --- reading stdin ---------------------------------------------------------------------------------------
+
+
+async def read_all_lines(stdin) -> list[str]:
+    from bot.console import _lines
+
+    queue = _lines(stdin)
+    lines = []
+    while line := await asyncio.wait_for(queue.get(), timeout=10):
+        lines.append(line)
+    return lines
+
+
+async def test_a_byte_that_is_not_utf8_spoils_only_its_own_line() -> None:
+    stdin = io.TextIOWrapper(io.BytesIO(b"cover.jpg\ncaf\xe9\nstats\n"), encoding="utf-8")
+    assert await read_all_lines(stdin) == ["cover.jpg\n", "caf\ufffd\n", "stats\n"]
+
+
+async def test_reading_plain_text_streams_too() -> None:
+    assert await read_all_lines(io.StringIO("a\nb")) == ["a\n", "b"]
+
+
+# --- typed paths (a stand-in service: these never reach a model) -----------------------------------------
+
+
+class PathOnlyService:
+    """Knows no links; records the images it is asked to judge."""
+
+    def __init__(self) -> None:
+        from bot.service import ServiceConfig
+
+        self.config = ServiceConfig(image_max_bytes=1000)
+        self.images: list = []
+
+    def genre_named(self, name):
+        return None
+
+    async def guess_text(self, who, text):
+        return None
+
+    async def guess(self, *, who, image):
+        self.images.append(image)
+        return error("judged")
+
+
+async def console_says(line: str, service: PathOnlyService | None = None) -> str:
+    from bot.console import Console
+
+    out = io.StringIO()
+    await Console(service or PathOnlyService(), out).handle_safely(line)
+    return out.getvalue().strip()
+
+
+async def test_unknown_user_in_a_path_is_named_not_a_crash() -> None:
+    said = await console_says("~nosuchuser_sleeve/x.jpg")
+    assert said == "~nosuchuser_sleeve/x.jpg: There's no user called 'nosuchuser_sleeve' on this machine."
+
+
+async def test_missing_file_and_folder_say_so(tmp_path: Path) -> None:
+    assert await console_says(str(tmp_path / "gone.jpg")) == f"{tmp_path / 'gone.jpg'}: There's no such file."
+    assert "That's a folder" in await console_says(str(tmp_path))
+    assert await console_says("what is this") == "I don't know what to do with 'what is this': type help."
+
+
+async def test_quoted_and_escaped_paths_are_read(tmp_path: Path) -> None:
+    cover = tmp_path / "My Cover.jpg"
+    cover.write_bytes(b"\xff\xd8 fake")
+    service = PathOnlyService()
+    for typed in (f"'{cover}'", str(cover).replace(" ", "\\ "), cover.as_uri()):
+        assert await console_says(typed, service) == "judged"
+    assert [(i.data, i.filename) for i in service.images] == [(b"\xff\xd8 fake", "My Cover.jpg")] * 3
+
+
+async def test_files_are_read_off_the_event_loop(tmp_path: Path, monkeypatch) -> None:
+    import threading
+
+    from bot import console
+
+    cover = tmp_path / "a.jpg"
+    cover.write_bytes(b"\xff\xd8")
+    threads = []
+
+    def read(path, limit):
+        threads.append(threading.current_thread())
+        return b"\xff\xd8"
+
+    monkeypatch.setattr(console, "read_image_file", read)
+    assert await console_says(str(cover)) == "judged"
+    assert threads and threads[0] is not threading.current_thread()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+async def test_a_fifo_does_not_hang_the_console(tmp_path: Path) -> None:
+    fifo = tmp_path / "cover.jpg"
+    os.mkfifo(fifo)
+    said = await asyncio.wait_for(console_says(str(fifo)), timeout=10)
+    assert said.endswith("That's not a regular file (a device, a pipe or a socket); I only read image files.")

@@ -275,7 +275,8 @@ async def test_short_link_requests(pinned_session, fake_spotify, code: str, hits
 
 
 async def test_short_link_unreachable(pinned_session) -> None:
-    await expect_error("unreachable", resolve_short_link(pinned_session, "http://spotify.link:1/abc"))
+    error = await expect_error("unreachable", resolve_short_link(pinned_session, "http://spotify.link:1/abc"))
+    assert error.user_message == "I couldn't reach Spotify to follow that short link (spotify.link)."
 
 
 async def test_short_link_timeout(pinned_session, fake_spotify) -> None:

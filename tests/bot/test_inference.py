@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import threading
 from pathlib import Path
@@ -137,9 +138,35 @@ def png(color: tuple[int, int, int]) -> bytes:
 
 
 def test_judge_one_image(predictor) -> None:
-    judged = judge(predictor, [png((200, 30, 30))])
-    assert judged.n_images == 1 and len(judged.image_sha256) == 64
+    data = png((200, 30, 30))
+    judged = judge(predictor, [data])
+    assert judged.n_images == 1 and judged.image_sha256 == hashlib.sha256(data).hexdigest()
     assert judged.prediction.model_version == predictor.version
+    assert judge(predictor, [png((30, 30, 200))]).image_sha256 != judged.image_sha256
+
+
+def test_judge_an_artist_digests_the_covers_that_decoded_in_any_order(predictor) -> None:
+    red, blue = png((200, 30, 30)), png((30, 30, 200))
+    judged = judge(predictor, [red, b"junk", blue], aggregate=True)
+    digests = sorted(hashlib.sha256(d).hexdigest() for d in (red, blue))
+    assert judged.image_sha256 == hashlib.sha256("".join(digests).encode()).hexdigest()
+    assert judge(predictor, [blue, red], aggregate=True).image_sha256 == judged.image_sha256
+
+
+def test_judge_honours_a_size_limit_above_the_default(predictor) -> None:
+    padded = png((200, 30, 30)) + b"\0" * (16 * 1024 * 1024)  # PNG ignores bytes after IEND
+    with pytest.raises(ImageError, match="bigger than 15 MB"):
+        judge(predictor, [padded])
+    assert judge(predictor, [padded], max_bytes=20 * 1024 * 1024).n_images == 1
+
+
+async def test_the_pool_judges_with_its_size_limit(predictor) -> None:
+    pool = InferencePool(predictor, 1, 0, max_bytes=100)
+    try:
+        with pytest.raises(ImageError, match="bigger than 100 bytes"):
+            await pool.judge([png((200, 30, 30))])
+    finally:
+        await pool.shutdown()
 
 
 def test_judge_aggregates_and_skips_unreadable_covers(predictor, spotify_dir: Path) -> None:

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.links import ShortLink, SpotifyRef, find_image_urls, find_spotify_refs
+from bot.links import ShortLink, SpotifyRef, find_image_urls, find_spotify_refs, unjudgeable_spotify_link
 
 A = "4aawyAB9vmqN3uQ7FjRGTy"  # 22-character base62 IDs
 B = "37i9dQZF1DXcBWIGoYBM5M"
@@ -24,6 +24,9 @@ CASES = [
     (f"https://open.spotify.com/intl-pt/track/{A}", [SpotifyRef("track", A)]),
     (f"https://open.spotify.com/embed/album/{A}?utm_source=generator", [album()]),
     (f"HTTPS://OPEN.SPOTIFY.COM/album/{A}", [album()]),
+    (f"HTTPS://OPEN.SPOTIFY.COM/ALBUM/{A}", [album()]),  # the kind is any case, the ID never is
+    (f"https://open.spotify.com/Track/{A}", [SpotifyRef("track", A)]),
+    (f"SPOTIFY:ALBUM:{A}", [album()]),
     (f"https://open.spotify.com/track/{A}?si=x&context=spotify%3Aalbum%3A{B}", [SpotifyRef("track", A)]),
     (f"https://open.spotify.com/artist/{C}", [SpotifyRef("artist", C)]),
     (f"https://open.spotify.com/playlist/{B}?si=1f2e", [SpotifyRef("playlist", B)]),
@@ -107,3 +110,23 @@ def test_ref_validates(kind: str, item_id: str) -> None:
 )
 def test_find_image_urls(text: str, expected: list[str]) -> None:
     assert find_image_urls(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        (f"https://open.spotify.com/episode/{A}?si=1", "podcast"),
+        (f"https://open.spotify.com/show/{A}", "podcast"),
+        (f"HTTPS://OPEN.SPOTIFY.COM/SHOW/{A}", "podcast"),
+        (f"spotify:episode:{A}", "podcast"),
+        (f"https://open.spotify.com/album/{A[:21]}", "bad_id"),
+        ("https://open.spotify.com/album/", "bad_id"),
+        ("spotify:track:nope", "bad_id"),
+        ("https://open.spotify.com/user/spotify", "other"),
+        ("https://open.spotify.com/search/rock", "other"),
+        ("no link here", None),
+        (f"https://evil.com/open.spotify.com/show/{A}", None),
+    ],
+)
+def test_unjudgeable_spotify_link(text: str, reason: str | None) -> None:
+    assert unjudgeable_spotify_link(text) == reason

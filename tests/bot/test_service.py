@@ -16,7 +16,9 @@ import pytest
 from bot.fetch import resolve_short_link
 from bot.render_text import render_stats
 from bot.replies import (
+    BAD_SPOTIFY_ID,
     NOT_A_LINK,
+    PODCAST,
     NOTHING_TO_JUDGE,
     OOPS,
     Incoming,
@@ -180,6 +182,7 @@ async def test_album_link_is_judged_and_recorded(make_service, store: Store, pre
     assert reply.kind == "prediction"
     assert reply.title == "Lanterns at Dusk — The Velvet Lanterns"
     assert reply.spotify_genres == ("psychedelic rock", "indie rock")
+    assert reply.release_date == "2021-03-05"
     assert reply.source_kind == "spotify" and reply.cover_url and reply.cover_bytes
     assert reply.prediction is not None and reply.prediction.model_version == predictor.version
     assert [g.genre for g in reply.prediction.genres] and not reply.is_artist_guess
@@ -693,3 +696,95 @@ async def test_approving_a_known_genre_says_so(make_service) -> None:
     known = service.predictor.genres[0]
     assert await service.approve_genre(known.upper(), "admin-1") == f"{known} is already a genre I know."
     assert await service.approve_genre("\u200b", "admin-1") == "Tell me which genre to approve: /genres approve NAME."
+
+
+# --- fetches are bounded apart from predictions ------------------------------------------------------------
+
+
+@pytest.fixture
+async def hanging_server():
+    """A local host that accepts every request and never answers; `hits` counts the requests."""
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    never = asyncio.Event()
+    hits: list[str] = []
+
+    async def hang(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        await never.wait()
+        return web.Response(status=500)
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", hang)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    server.hits = hits
+    yield server
+    never.set()
+    await server.close()
+
+
+def small_png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+async def test_a_hanging_host_does_not_starve_uploads(make_service, hanging_server) -> None:
+    service = make_service(max_concurrent_predictions=1, max_queue=1, user_rate=0, channel_rate=0, fetch_timeout=60)
+    urls = [str(hanging_server.make_url(f"/cover{i}.jpg")) for i in range(4)]  # twice the prediction slots
+    stuck = [asyncio.create_task(service.guess(who=WHO, url=url)) for url in urls]
+    try:
+        await until(lambda: len(hanging_server.hits) == len(urls))
+        assert service.pending_predictions == 0  # waiting on bytes holds no prediction slot
+        reply = await service.guess(who=WHO, image=small_png())
+        assert reply.kind == "prediction"
+    finally:
+        for task in stuck:
+            task.cancel()
+        await asyncio.gather(*stuck, return_exceptions=True)
+
+
+async def test_fetches_beyond_their_limit_are_busy_at_once(make_service, hanging_server) -> None:
+    service = make_service(max_concurrent_fetches=2, user_rate=0, channel_rate=0, fetch_timeout=60)
+    urls = [str(hanging_server.make_url(f"/cover{i}.jpg")) for i in range(2)]
+    stuck = [asyncio.create_task(service.guess(who=WHO, url=url)) for url in urls]
+    try:
+        await until(lambda: len(hanging_server.hits) == 2)
+        third = await service.guess(who=WHO, url=str(hanging_server.make_url("/third.jpg")))
+        assert third.kind == "busy" and len(hanging_server.hits) == 2
+        assert (await service.guess(who=WHO, image=small_png())).kind == "prediction"
+    finally:
+        for task in stuck:
+            task.cancel()
+        await asyncio.gather(*stuck, return_exceptions=True)
+    assert service.pending_fetches == 0  # cancelled fetches gave their places back
+
+
+# --- messages that say what is wrong ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (f"https://open.spotify.com/episode/{ALBUM_ID}", PODCAST),
+        (f"spotify:show:{ALBUM_ID}", PODCAST),
+        (f"https://open.spotify.com/album/{ALBUM_ID[:20]}", BAD_SPOTIFY_ID),
+        ("https://open.spotify.com/user/someone", NOT_A_LINK),
+    ],
+)
+async def test_links_we_cannot_judge_say_why(make_service, text: str, message: str) -> None:
+    service = make_service()
+    reply = await service.guess_text(WHO, text)
+    assert (reply.kind, reply.text) == ("error", message)
+    assert (await service.guess(who=WHO, link=text)).text == message
+
+
+async def test_an_uppercase_spotify_link_is_judged(make_service) -> None:
+    reply = await make_service().guess_text(WHO, f"HTTPS://OPEN.SPOTIFY.COM/ALBUM/{ALBUM_ID}")
+    assert reply.kind == "prediction" and reply.title == "Lanterns at Dusk — The Velvet Lanterns"

@@ -1,4 +1,7 @@
 import json
+import logging
+import re
+from importlib import metadata
 
 import numpy as np
 import pytest
@@ -96,3 +99,63 @@ def test_every_kind_of_damage_is_an_artifact_error(tmp_path, damage):
         joblib.dump({"not": "a model"}, directory / "genre.joblib")
     with pytest.raises(artifacts.ArtifactError):
         artifacts.load(directory, SPEC)
+
+
+def rewrite_manifest(directory, **changes):
+    path = directory / "manifest.json"
+    manifest = json.loads(path.read_text())
+    for key, value in changes.items():
+        if value is None:
+            manifest.pop(key, None)
+        else:
+            manifest[key] = value
+    path.write_text(json.dumps(manifest))
+
+
+def test_a_model_from_another_scikit_learn_minor_version_is_refused(tmp_path):
+    artifacts.save(tiny_artifact(), tmp_path / "v1")
+    rewrite_manifest(tmp_path / "v1", libraries={"scikit-learn": "0.24.2"})
+    installed = metadata.version("scikit-learn")
+    with pytest.raises(artifacts.ArtifactError, match=rf"scikit-learn 0\.24\.2, but {re.escape(installed)} is installed.*0\.24\.\*"):
+        artifacts.load(tmp_path / "v1", SPEC)
+
+
+def test_a_patch_release_apart_still_loads(tmp_path):
+    artifacts.save(tiny_artifact(), tmp_path / "v1")
+    major, minor = metadata.version("scikit-learn").split(".")[:2]
+    rewrite_manifest(tmp_path / "v1", libraries={"scikit-learn": f"{major}.{minor}.999"})
+    assert artifacts.load(tmp_path / "v1", SPEC).version == "v-test"
+
+
+def test_check_sklearn_compares_minor_versions():
+    artifacts.check_sklearn({"libraries": {"scikit-learn": "1.9.1"}}, "m", installed="1.9.0")
+    with pytest.raises(artifacts.ArtifactError):
+        artifacts.check_sklearn({"libraries": {"scikit-learn": "1.9.1"}}, "m", installed="1.10.0")
+    with pytest.raises(artifacts.ArtifactError):
+        artifacts.check_sklearn({"libraries": {"scikit-learn": "1.9.1"}}, "m", installed="2.9.1")
+
+
+def test_a_model_without_a_recorded_version_loads_with_one_warning(tmp_path, caplog):
+    artifacts.save(tiny_artifact(), tmp_path / "v1")
+    rewrite_manifest(tmp_path / "v1", libraries=None)
+    with caplog.at_level(logging.WARNING, logger="models.artifact"):
+        artifacts.load(tmp_path / "v1", SPEC)
+        artifacts.load(tmp_path / "v1", SPEC)
+    warnings = [r for r in caplog.records if "does not record its scikit-learn version" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+def test_the_shipped_model_records_the_installed_scikit_learn_minor_version():
+    recorded = artifacts.read_manifest(artifacts.SHIPPED_DIR)["libraries"]["scikit-learn"]
+    assert recorded.split(".")[:2] == metadata.version("scikit-learn").split(".")[:2]
+
+
+def test_pyproject_installs_the_scikit_learn_minor_version_the_shipped_model_needs():
+    import tomllib
+    from pathlib import Path
+
+    recorded = artifacts.read_manifest(artifacts.SHIPPED_DIR)["libraries"]["scikit-learn"]
+    major, minor = map(int, recorded.split(".")[:2])
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    [requirement] = [r for r in pyproject["project"]["dependencies"] if r.startswith("scikit-learn")]
+    assert requirement == f"scikit-learn>={major}.{minor},<{major}.{minor + 1}"

@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import hashlib
+import re
+from pathlib import Path
+
 import numpy as np
 import pytest
 import skimage.data
@@ -78,5 +82,14 @@ def test_chelsea_is_a_cat(embedder):
     assert "cat" in imagenet_classes()[int(np.argmax(logits[0]))]
 
 
-def test_sha256(embedder):
-    assert len(embedder.sha256) == 64 and embedder.sha256 == Embedder(DEFAULT_PATH).sha256
+def model_card_digest() -> str:
+    """The embedder's sha256 as the model card records it."""
+    card = (Path(__file__).resolve().parents[2] / "models" / "MODEL_CARD.md").read_text()
+    match = re.search(r"efficientnet_lite0\.onnx`: [\d,]+ bytes, sha256\s+`([0-9a-f]{64})`", card)
+    assert match, "the model card no longer records the embedder's digest"
+    return match.group(1)
+
+
+def test_sha256_is_the_model_card_digest(embedder):
+    assert embedder.sha256 == model_card_digest()
+    assert embedder.sha256 == hashlib.sha256(DEFAULT_PATH.read_bytes()).hexdigest()

@@ -151,10 +151,14 @@ def test_calibration_folds_keep_a_covers_views_together():
     rng = np.random.default_rng(3)
     covers = rng.normal(size=(60, 4))
     labels = np.arange(60) % 2
-    x, y, groups = np.repeat(covers, 2, axis=0), np.repeat(labels, 2), np.repeat(np.arange(60), 2)
+    # Two views per cover, rows shuffled: a splitter that ignores groups (even a plain KFold, which
+    # would keep adjacent pairs together) puts some cover's two views in different folds.
+    order = rng.permutation(120)
+    x, y, groups = np.repeat(covers, 2, axis=0)[order], np.repeat(labels, 2)[order], np.repeat(np.arange(60), 2)[order]
     model = Calibrated(SVC()).fit(x, y, groups)
     folds = model.model_[-1].cv
     assert len(folds) == 5
+    assert sorted(np.concatenate([held_out for _, held_out in folds]).tolist()) == list(range(120))
     for fitted, held_out in folds:
         assert not set(groups[fitted]) & set(groups[held_out])
     assert model.predict_proba(covers).shape == (60, 2)

@@ -70,7 +70,8 @@ class AdminCog(SleeveCog, name="Admin"):
             channel = interaction.channel
             if channel is not None and hasattr(channel, "send"):
                 with contextlib.suppress(discord.HTTPException):
-                    await channel.send(content=content, embed=embed)
+                    # discord.py's overloads omit None, which send() itself takes (and defaults to).
+                    await channel.send(content=content, embed=embed)  # type: ignore[arg-type]
 
     @app_commands.command(name="genres", description="Genres suggested by votes; admins can approve one.")
     @app_commands.describe(approve="Admins: approve this genre as a new class for the next retrain")

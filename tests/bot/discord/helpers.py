@@ -246,14 +246,9 @@ class MockBot(CustomMockMixin, unittest.mock.MagicMock):
 # -- the service side ----------------------------------------------------------------------------------
 
 
-def make_service(*, admins: Iterable[str] = (), genres: list[str] | None = None, retrain: bool = False) -> Any:
-    """A fake Service: the real class's method names, AsyncMock for the coroutines.
-
-    retrain=False: a build whose Service has no retrain() (the front end must say so, not crash).
-    """
+def make_service(*, admins: Iterable[str] = (), genres: list[str] | None = None) -> Any:
+    """A fake Service: the real class's method names, AsyncMock for the coroutines."""
     service = unittest.mock.MagicMock(spec_set=Service)
-    if not retrain:
-        del service.retrain
     admin_ids = set(admins)
     service.is_admin.side_effect = lambda user_id: user_id in admin_ids
     service.predictor = SimpleNamespace(genres=list(genres or GENRES), version="v-test")

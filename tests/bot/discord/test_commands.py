@@ -109,7 +109,7 @@ async def test_forget_is_ephemeral_and_reports_counts() -> None:
 
 
 async def test_retrain_refuses_non_admins_even_with_other_permissions() -> None:
-    service = make_service(retrain=True)
+    service = make_service()
     _, _, admin = make_cogs(service)
     # default_permissions would let a server hand the command to anyone; the check is in code.
     assert admin.retrain.default_permissions is None
@@ -122,7 +122,7 @@ async def test_retrain_refuses_non_admins_even_with_other_permissions() -> None:
 
 
 async def test_retrain_refuses_administrator_flag_outside_a_server() -> None:
-    service = make_service(retrain=True)
+    service = make_service()
     _, _, admin = make_cogs(service)
     interaction = MockInteraction(guild=None, guild_id=None, permissions=discord.Permissions(administrator=True))
     await admin.retrain.callback(admin, interaction)
@@ -131,7 +131,7 @@ async def test_retrain_refuses_administrator_flag_outside_a_server() -> None:
 
 @pytest.mark.parametrize("who", ["admin_user_id", "guild_administrator"])
 async def test_retrain_by_admins_runs_and_shows_the_typed_result(who: str) -> None:
-    service = make_service(retrain=True, admins={str(ADMIN)})
+    service = make_service(admins={str(ADMIN)})
     service.retrain.return_value = PROMOTED
     _, _, admin = make_cogs(service)
     if who == "admin_user_id":
@@ -153,7 +153,7 @@ async def test_retrain_by_admins_runs_and_shows_the_typed_result(who: str) -> No
 
 
 async def test_a_result_that_kept_the_model_is_grey_and_has_no_table() -> None:
-    service = make_service(retrain=True, admins={str(ADMIN)})
+    service = make_service(admins={str(ADMIN)})
     service.retrain.return_value = REJECTED
     _, _, admin = make_cogs(service)
     interaction = MockInteraction(user=MockMember(id=ADMIN))
@@ -164,7 +164,7 @@ async def test_a_result_that_kept_the_model_is_grey_and_has_no_table() -> None:
 
 
 async def test_retrain_progress_edits_the_answer() -> None:
-    service = make_service(retrain=True, admins={str(ADMIN)})
+    service = make_service(admins={str(ADMIN)})
     _, _, admin = make_cogs(service)
     interaction = MockInteraction(user=MockMember(id=ADMIN))
     edits: list[str | None] = []
@@ -184,7 +184,7 @@ async def test_retrain_progress_edits_the_answer() -> None:
 @pytest.mark.parametrize("refusal", [RetrainRefused("A retrain is already running."),
                                      RetrainFailed("Retraining failed; the current model stays.")])
 async def test_a_refused_or_failed_retrain_shows_its_message(refusal: Exception) -> None:
-    service = make_service(retrain=True, admins={str(ADMIN)})
+    service = make_service(admins={str(ADMIN)})
     service.retrain.side_effect = refusal
     _, _, admin = make_cogs(service)
     interaction = MockInteraction(user=MockMember(id=ADMIN))
@@ -195,7 +195,7 @@ async def test_a_refused_or_failed_retrain_shows_its_message(refusal: Exception)
 
 
 async def test_an_unexpected_error_is_an_apology() -> None:
-    service = make_service(retrain=True, admins={str(ADMIN)})
+    service = make_service(admins={str(ADMIN)})
     service.retrain.side_effect = KeyError("boom")
     _, _, admin = make_cogs(service)
     interaction = MockInteraction(user=MockMember(id=ADMIN))
@@ -204,7 +204,7 @@ async def test_an_unexpected_error_is_an_apology() -> None:
 
 
 async def test_retrain_result_goes_to_the_channel_when_the_token_expired() -> None:
-    service = make_service(retrain=True, admins={str(ADMIN)})
+    service = make_service(admins={str(ADMIN)})
     service.retrain.return_value = PROMOTED
     _, _, admin = make_cogs(service)
     channel = unittest.mock.MagicMock(spec_set=discord.TextChannel)
@@ -224,7 +224,7 @@ REPORT = GenresReport(["Pop"], [PendingGenre("*Jazz*", 30, approved=True, next_r
 
 
 async def test_genres_lists_suggestions_escaped_and_without_pings() -> None:
-    service = make_service(retrain=True)
+    service = make_service()
     service.genres.return_value = REPORT
     _, _, admin = make_cogs(service)
     interaction = MockInteraction()
@@ -235,7 +235,7 @@ async def test_genres_lists_suggestions_escaped_and_without_pings() -> None:
 
 
 async def test_genres_approve_is_for_admins_only() -> None:
-    service = make_service(retrain=True, admins={str(ADMIN)})
+    service = make_service(admins={str(ADMIN)})
     service.approve_genre.return_value = "Approved Jazz as a new genre."
     _, _, admin = make_cogs(service)
     stranger = MockInteraction(permissions=discord.Permissions(manage_guild=True))

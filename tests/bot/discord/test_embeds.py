@@ -59,6 +59,9 @@ def test_prediction_embed_shows_everything() -> None:
     assert "~31 (17–44)" in field(embed, "Popularity") and "barely predict" in field(embed, "Popularity")
     assert field(embed, "Tags") == "**dark**, **guitar**, grainy"
     assert field(embed, "Spotify says") == "psychedelic rock, indie rock"
+    dated = render(prediction_reply(spotify_genres=("r&b",), release_date="2021-03-05")).embed
+    assert field(dated, "Spotify says") == "r&b · released 2021-03-05"
+    assert field(render(prediction_reply(release_date="2021")).embed, "Spotify says") == "released 2021"
     vote = field(embed, "Vote")
     assert "🎸" in vote and CONFIRM in vote and "menu" in vote
     assert embed.footer.text == "Model v20260101-000000"

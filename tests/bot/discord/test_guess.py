@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import discord
@@ -23,6 +22,7 @@ from tests.bot.discord.helpers import (
     make_settings,
     prediction_reply,
 )
+from tests.helpers import until
 
 LINK = "look https://open.spotify.com/album/4aawyAB9vmqN3uQ7FjRGTy"
 VOTE_EMOJIS = ["🤠", "🎛️", "🎤", "🎵", "🎸", "✅"]
@@ -185,19 +185,24 @@ async def test_mention_image_channel_thread_and_dm(cog: GuessCog, bot: MockBot, 
 
 
 async def test_typing_shows_only_while_a_slow_answer_is_being_made(cog: GuessCog, service: Any) -> None:
-    cog.typing_delay = 0.01
+    # No wall clock: the fast answer is done long before its hour is up; the slow one finishes
+    # only once the typing indicator is showing, which a zero delay shows at once.
+    cog.typing_delay = 3600
     fast = MockMessage(content="hello")
     await cog.on_message(fast)
     fast.channel.typing.assert_not_called()
 
+    cog.typing_delay = 0
+    message = MockMessage(content=LINK)
+    typing = message.channel.typing.return_value
+
     async def slow(incoming: Incoming) -> list[Any]:
-        await asyncio.sleep(0.05)
+        await until(lambda: typing.entered == 1)
+        assert typing.exited == 0  # still typing while the answer is being made
         return [prediction_reply()]
 
     service.handle_message.side_effect = slow
-    message = MockMessage(content=LINK)
     await cog.on_message(message)
-    typing = message.channel.typing.return_value
     assert (typing.entered, typing.exited) == (1, 1)
     message.reply.assert_awaited_once()
 

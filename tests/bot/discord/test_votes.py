@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -128,11 +129,17 @@ async def test_reactions_on_other_messages_are_ignored_without_a_lookup(cog: Vot
     service.vote.assert_not_awaited()
 
 
-async def test_service_errors_in_reaction_handlers_are_contained(cog: VotesCog, service: Any) -> None:
+async def test_service_errors_in_reaction_handlers_are_contained(cog: VotesCog, service: Any, caplog) -> None:
     service.vote.side_effect = RuntimeError("boom")
     service.retract.side_effect = RuntimeError("boom")
-    await cog.on_raw_reaction_add(MockRawReaction("🎸", member=MockMember()))
-    await cog.on_raw_reaction_remove(MockRawReaction("🎸"))
+    with caplog.at_level(logging.ERROR):
+        await cog.on_raw_reaction_add(MockRawReaction("🎸", member=MockMember()))  # must not raise
+        await cog.on_raw_reaction_remove(MockRawReaction("🎸"))
+    assert service.vote.await_count == 1 and service.retract.await_count == 1  # the errors came from the calls
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == [
+        "failed to record a reaction vote",
+        "failed to retract a reaction vote",
+    ]
 
 
 async def test_select_menu_votes_and_answers_ephemerally(cog: VotesCog, service: Any) -> None:

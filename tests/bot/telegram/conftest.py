@@ -64,8 +64,6 @@ def prediction_reply(**changes: Any) -> Reply:
         "source_ref": LINK,
         "cover_url": COVER_URL,
         "cover_bytes": PHOTO_BYTES,
-        "spotify_title": "Lanterns at Dusk",
-        "spotify_artist": "The Velvet Lanterns",
         "spotify_genres": ("psychedelic rock", "indie rock"),
     }
     return Reply(**(values | changes))
