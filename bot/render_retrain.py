@@ -27,6 +27,16 @@ def difference_line(paired: PairedTest) -> str:
             f"{paired.n} covers) — {paired.verdict}")
 
 
+def new_genre_lines(result: RetrainResult) -> list[str]:
+    """One line per genre learnt from votes (its name is people's text: callers escape it)."""
+    lines = []
+    for genre in result.new_genres:
+        recall = ("no held-out votes yet" if genre.recall is None
+                  else f"recall {genre.recall:.2f} on {genre.held_out_covers} held-out covers")
+        lines.append(f"New genre {genre.name}: learnt from {genre.train_covers} voted covers, {recall}")
+    return lines
+
+
 def metric_rows(result: RetrainResult) -> list[tuple[str, str, str]]:
     """(label, old, new) for each split the models were compared on."""
     rows: list[tuple[str, str, str]] = []
@@ -59,6 +69,7 @@ def render_retrain(result: RetrainResult) -> str:
     lines = [f"Retraining: {STATUS_WORDS[result.status]}", headline(result)]
     if result.paired is not None:
         lines.append(difference_line(result.paired))
+    lines += new_genre_lines(result)
     table = metrics_table(result)
     if table:
         lines.append(table)

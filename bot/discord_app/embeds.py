@@ -13,7 +13,8 @@ from typing import Any
 import discord
 from discord.utils import escape_markdown
 
-from bot.render_retrain import STATUS_WORDS, difference_line, headline, metrics_table
+from bot.genre_emojis import genre_emojis as with_spares
+from bot.render_retrain import STATUS_WORDS, difference_line, headline, metrics_table, new_genre_lines
 from bot.render_text import MAX_TAGS, TOP_GENRES, bar, popularity_line, render_stats
 from bot.replies import Reply
 from training.result import RetrainResult
@@ -140,9 +141,10 @@ def render_reply(
 
 
 def vote_genres(genres: Iterable[str], genre_emojis: Mapping[str, str]) -> list[tuple[str, str]]:
-    """(genre, emoji) for the given genres that have an emoji, in GENRE_EMOJIS order."""
+    """(genre, emoji) for the given genres, in GENRE_EMOJIS order, then genres learnt from votes."""
+    genres = list(genres)
     known = set(genres)
-    return [(genre, emoji) for genre, emoji in genre_emojis.items() if genre in known]
+    return [(genre, emoji) for genre, emoji in with_spares(genres, genre_emojis).items() if genre in known]
 
 
 def unsure_text(first: str, second: str) -> str:
@@ -259,6 +261,7 @@ def retrain_embed(result: RetrainResult) -> discord.Embed:
     lines = [headline(result)]
     if result.paired is not None:
         lines.append(difference_line(result.paired))
+    lines += new_genre_lines(result)
     lines.append(f"Decision: {result.reason}")
     embed.description = join_lines_clipped([escape_markdown(line) for line in lines], DESCRIPTION_LIMIT)
     table = metrics_table(result)

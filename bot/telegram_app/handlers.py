@@ -21,6 +21,7 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
+from bot.genre_emojis import genre_emojis
 from bot.progress import ProgressThrottle
 from bot.render_genres import render_genres
 from bot.render_retrain import render_retrain
@@ -54,7 +55,6 @@ class TelegramFrontEnd:
         self.settings = settings
         self.sender = Sender(sleep)
         self.sleep = sleep
-        self.reactions = render.reaction_choices(settings.GENRE_EMOJIS, settings.CONFIRM_EMOJI)
         # No redaction here: configure_logging's RedactingFilter takes the token out of every log line.
 
     # -- messages ---------------------------------------------------------------------------------
@@ -132,7 +132,7 @@ class TelegramFrontEnd:
         if reply.prediction_id is not None:
             keyboard = render.vote_keyboard(
                 self.service.predictor.genres,
-                self.settings.GENRE_EMOJIS,
+                genre_emojis(self.service.predictor.genres, self.settings.GENRE_EMOJIS),
                 self.settings.CONFIRM_EMOJI,
                 reply.prediction.top_genre,
             )
@@ -198,7 +198,7 @@ class TelegramFrontEnd:
         found = []
         for reaction in reactions:
             emoji = getattr(reaction, "emoji", None)  # custom and paid reactions have none
-            choice = render.reaction_choice(emoji, self.reactions) if emoji else None
+            choice = render.reaction_choice(emoji, self._reactions()) if emoji else None
             if choice is not None and choice not in found:
                 found.append(choice)
         return found
@@ -308,6 +308,11 @@ class TelegramFrontEnd:
             await self.sender.edit(status, final)
         else:
             await self.sender.text(message, final)
+
+    def _reactions(self) -> dict[str, str]:
+        """Reaction emoji -> vote, for the genres the served model knows now (it may have learnt one)."""
+        emojis = genre_emojis(self.service.predictor.genres, self.settings.GENRE_EMOJIS)
+        return render.reaction_choices(emojis, self.settings.CONFIRM_EMOJI)
 
     def _who(self, update: Update) -> Requester:
         user, chat = update.effective_user, update.effective_chat

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.render_retrain import render_retrain
 from tests.bot.retrain_results import PROMOTED, REJECTED
-from training.result import RetrainResult
+from training.result import NewGenre, RetrainResult
 
 
 def test_a_promoted_result_shows_the_difference_with_its_interval_and_the_table() -> None:
@@ -30,3 +32,11 @@ def test_a_run_that_fitted_nothing_says_why_and_shows_no_table() -> None:
 def test_the_result_survives_its_json_round_trip() -> None:
     assert RetrainResult.from_json(PROMOTED.to_json()) == PROMOTED
     assert RetrainResult.from_json(REJECTED.to_json()) == REJECTED
+
+
+def test_a_new_genre_shows_its_recall() -> None:
+    result = replace(PROMOTED, new_genres=(NewGenre("Folk", 32, 8, 0.375), NewGenre("Jazz", 25, 0, None)))
+    lines = render_retrain(result).splitlines()
+    assert "New genre Folk: learnt from 32 voted covers, recall 0.38 on 8 held-out covers" in lines
+    assert "New genre Jazz: learnt from 25 voted covers, no held-out votes yet" in lines
+    assert RetrainResult.from_json(result.to_json()) == result

@@ -17,6 +17,7 @@ from discord.ext import commands
 
 from bot.discord_app.cogs.base import SleeveCog
 from bot.discord_app.replying import PLATFORM, answer
+from bot.genre_emojis import genre_emojis
 from feedback.labels import CONFIRM
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ class VotesCog(SleeveCog, name="Votes"):
             return None
         if key == emoji_key(self.settings.CONFIRM_EMOJI):
             return CONFIRM
-        for genre, genre_emoji in self.settings.GENRE_EMOJIS.items():
+        for genre, genre_emoji in genre_emojis(self.service.predictor.genres, self.settings.GENRE_EMOJIS).items():
             if emoji_key(genre_emoji) == key:
                 return genre
         return None
