@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
+from models.distinctive import DistinctiveTag
 from models.image import ImageError, load_image
 from models.prediction import Prediction
 
@@ -33,7 +34,7 @@ class PredictorLike(Protocol):
     @property
     def genres(self) -> list[str]: ...
 
-    def distinctive(self, genre: str) -> list[str]: ...
+    def distinctive(self, genre: str) -> list[DistinctiveTag]: ...
 
     def predict_images(self, images: Sequence[Image.Image]) -> list[Prediction]: ...
 

@@ -4,6 +4,12 @@ The model file is made once by ``training/export_embedder.py``. Its graph takes 
 (N x 3 x 224 x 224 float32, RGB, (x - 127) / 128) and returns ``embedding`` (N x 1280, the
 global-average-pooled features before dropout/FC) and ``logits`` (N x 1000 ImageNet-1k logits,
 class names in ``models/imagenet_classes.txt``).
+
+The tagger also wants to know what is *where* on a cover. Rather than run the network again on
+crops, the session here also returns the last feature map (N x 1280 x 7 x 7, the tensor the graph
+pools into ``embedding``) and applies the graph's own classifier weights to pooled windows of it:
+region logits at no extra network cost. The file on disk stays as it is (its sha256 is part of the
+feature spec); the extra output is added to the graph in memory with the ``onnx`` package.
 """
 
 from __future__ import annotations
@@ -14,11 +20,30 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 from PIL import Image
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "embedder" / "efficientnet_lite0.onnx"
 CLASSES_PATH = Path(__file__).resolve().parent / "imagenet_classes.txt"
+# Windows of the 7 x 7 feature map (rows, cols) pooled into region logits: four overlapping
+# quadrants and the centre. Each sees a bit more than a quarter of the cover.
+REGIONS = ((slice(0, 4), slice(0, 4)), (slice(0, 4), slice(3, 7)), (slice(3, 7), slice(0, 4)),
+           (slice(3, 7), slice(3, 7)), (slice(2, 5), slice(2, 5)))
+
+
+def _with_feature_map(path: Path) -> tuple[bytes, str, np.ndarray, np.ndarray]:
+    """The model with its pre-pooling feature map as an extra output, that output's name, and the
+    classifier's weight (1000 x 1280) and bias."""
+    model = onnx.load(str(path))
+    graph = model.graph
+    [pool] = [n for n in graph.node if n.op_type == "GlobalAveragePool"]
+    [gemm] = [n for n in graph.node if n.op_type == "Gemm" and n.output[0] == "logits"]
+    weights = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer if t.name in gemm.input[1:]}
+    transposed = any(a.name == "transB" and a.i == 1 for a in gemm.attribute)
+    weight = weights[gemm.input[1]] if transposed else weights[gemm.input[1]].T
+    graph.output.append(onnx.helper.make_value_info(pool.input[0], onnx.TypeProto()))
+    return model.SerializeToString(), pool.input[0], weight.astype(np.float32), weights[gemm.input[2]].astype(np.float32)
 
 
 def imagenet_classes(path: Path = CLASSES_PATH) -> list[str]:
@@ -38,7 +63,8 @@ class Embedder:
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # InferenceSession.run is thread-safe, so one session serves every caller.
-        self._session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        graph, self._feature_map, self._fc_weight, self._fc_bias = _with_feature_map(self.path)
+        self._session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
         self._sha256: str | None = None
         self._sha_lock = threading.Lock()
@@ -71,5 +97,16 @@ class Embedder:
         """(N x 1280 float32 embeddings, N x 1000 float32 logits) for a batch of any size."""
         if len(images) == 0:
             return (np.zeros((0, self.DIM), np.float32), np.zeros((0, self.N_CLASSES), np.float32))
-        emb, logits = self._session.run(["embedding", "logits"], {self._input: self.preprocess(images)})
-        return np.asarray(emb, dtype=np.float32), np.asarray(logits, dtype=np.float32)
+        emb, logits, _ = self.embed_regions(images)
+        return emb, logits
+
+    def embed_regions(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """embed(), plus N x len(REGIONS) x 1000 region logits from the same network pass."""
+        if len(images) == 0:
+            return (np.zeros((0, self.DIM), np.float32), np.zeros((0, self.N_CLASSES), np.float32),
+                    np.zeros((0, len(REGIONS), self.N_CLASSES), np.float32))
+        emb, logits, fmap = self._session.run(["embedding", "logits", self._feature_map],
+                                              {self._input: self.preprocess(images)})
+        pooled = np.stack([fmap[:, :, rows, cols].mean(axis=(2, 3)) for rows, cols in REGIONS], axis=1)
+        regions = pooled @ self._fc_weight.T + self._fc_bias
+        return np.asarray(emb, dtype=np.float32), np.asarray(logits, dtype=np.float32), regions.astype(np.float32)

@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--images", type=Path, help="folder the CSV's file column is relative to (default: the CSV's folder)")
     train.add_argument("--popularity", type=Path, help="labelled set with a popularity column (default: reuse the shipped popularity model)")
     train.add_argument("--check", type=Path, help="second labelled set to report cross-domain accuracy on")
-    train.add_argument("--top-n", type=int, default=10, help="N for distinctive tags (default 10)")
+    train.add_argument("--top-n", type=int, default=25, help="N for distinctive tags (default 25)")
     train.add_argument("--classifier", choices=["logreg", "svc"], default=Recipe.classifier)
     train.add_argument("--transform", choices=["sqrt-l2", "standard"], default=Recipe.transform)
     train.add_argument("--C", type=float, default=Recipe.C, help="inverse regularisation strength")

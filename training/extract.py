@@ -14,6 +14,7 @@ from models.features import FeatureExtractor
 from models.image import ImageError, load_image
 from models.tagger import VERSION as TAGGER_VERSION
 from models.tagger import all_scores
+from training.cover_cache import CoverCache
 from training.datasets import Sample
 
 BATCH = 32
@@ -48,23 +49,26 @@ def extract(samples: Sequence[Sample], extractor: FeatureExtractor, cache_dir: P
     cache = _cache_path(samples, extractor, cache_dir)
     if cache is not None and cache.exists():
         return _read_cache(cache, samples)
+    covers = CoverCache(extractor, cache_dir)
     kept: list[Sample] = []
     vectors: list[np.ndarray] = []
     tag_scores: list[dict[str, float]] = []
     skipped: list[tuple[Path, str]] = []
     bar = tqdm(total=len(samples), desc="features", unit="cover", disable=not progress)
     for start in range(0, len(samples), BATCH):
-        batch, images = [], []
+        batch, blobs, images = [], [], []
         for sample in samples[start:start + BATCH]:
             try:
-                images.append(load_image(sample.path.read_bytes()))
+                blob = sample.path.read_bytes()
+                images.append(load_image(blob))
+                blobs.append(blob)
                 batch.append(sample)
             except (OSError, ImageError) as exc:
                 skipped.append((sample.path, str(exc)))
-        for sample, features in zip(batch, extractor.extract(images)):
+        for sample, features in zip(batch, covers.extract(blobs, images)):
             kept.append(sample)
             vectors.append(features.vector())
-            tag_scores.append(all_scores(features.descriptors, features.logits))
+            tag_scores.append(all_scores(features.descriptors, features.logits, features.region_logits))
         bar.update(min(BATCH, len(samples) - start))
     bar.close()
     table = FeatureTable(kept, np.stack(vectors) if vectors else np.zeros((0, 0), np.float32), tag_scores, skipped)

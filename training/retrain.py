@@ -54,13 +54,13 @@ import numpy as np
 from tqdm import tqdm
 
 from models import artifact as artifacts
-from models.distinctive import distinctive_tags, genre_totals
+from models.distinctive import DistinctiveTag
 from models.genre import Recipe
 from models.registry import SHIPPED, ModelRegistry, registry_root
 from training import runs
 from training.extract import tag_matrix
 from training.feedback import HELD_OUT_SHARE, Feedback, load_feedback
-from training.train import DEFAULT_TOP_N, GenreData, evaluate_genre, fit_genre
+from training.train import DEFAULT_TOP_N, GenreData, distinctive_of, evaluate_genre, fit_genre
 
 log = logging.getLogger(__name__)
 
@@ -358,12 +358,11 @@ def _artifact(result: RetrainResult, model, recipe: Recipe, champion: artifacts.
     return artifacts.Artifact(manifest, model, champion.popularity, data.vocabulary, distinctive)
 
 
-def _distinctive(data: GenreData, feedback: Feedback, top_n: int) -> dict[str, list[str]]:
+def _distinctive(data: GenreData, feedback: Feedback, top_n: int) -> dict[str, list[DistinctiveTag]]:
     rows = data.train_rows
     scores = np.concatenate([data.tag_matrix[rows], tag_matrix(feedback.train.tags, data.vocabulary)])
     labels = [data.label_sets[i] for i in rows] + list(feedback.train.label_sets)
-    totals, counts = genre_totals(scores, labels, data.genres)
-    return distinctive_tags(totals, counts, data.vocabulary, data.genres, top_n=top_n)
+    return distinctive_of(scores, labels, data.vocabulary, data.genres, top_n)
 
 
 # -- the lock and the database records ------------------------------------------------------------

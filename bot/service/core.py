@@ -28,6 +28,7 @@ from bot.service.stats import collect_stats
 from bot.spotify import SpotifyClient, SpotifyError
 from bot.store import PredictionRecord, Store
 from bot.store.records import Platform, SourceKind
+from models.distinctive import DistinctiveTag
 from models.image import ImageError
 from training.labels import CONFIRM
 
@@ -254,8 +255,8 @@ class Service:
             log.exception("failed to attach a message id")
             return False
 
-    def tags(self, genre: str | None = None) -> dict[str, list[str]]:
-        """Distinctive tags per genre (all genres, or the one named; {} for an unknown genre)."""
+    def tags(self, genre: str | None = None) -> dict[str, list[DistinctiveTag]]:
+        """Distinctive tags (with lift) per genre (all genres, or the one named; {} for an unknown genre)."""
         predictor = self.predictor
         if genre is None:
             return {g: predictor.distinctive(g) for g in predictor.genres}
