@@ -42,7 +42,6 @@ class Style:
 
     warm_tint: float  # share of pixels in a dull orange-brown (sepia) tone
     black_level: float  # 2nd percentile of luminance: faded prints have no true black
-    neon_share: float  # share of very saturated, very bright pixels
     coarse_std: float  # luminance spread of an 8 x 8 thumbnail (large-scale change)
     fine_energy: float  # mean gradient at 64 px (small-scale change)
     grain: float  # mean absolute difference from a 3 x 3 median, on flat areas
@@ -87,8 +86,8 @@ def vector_size() -> int:
     return 8 + len(COLOUR_NAMES) + int(np.prod(HSV_BINS)) + LBP_BINS
 
 
-def describe(image: Image.Image) -> Descriptors:
-    """Compute all descriptors of an RGB image."""
+def describe(image: Image.Image, style: bool = True) -> Descriptors:
+    """Compute all descriptors of an RGB image (style=False: without the style block, for timing)."""
     working = image.resize((WORKING_SIZE, WORKING_SIZE), Image.Resampling.BILINEAR)
     colour = working.resize((COLOUR_SIZE, COLOUR_SIZE), Image.Resampling.BILINEAR)
     small = np.asarray(colour, dtype=np.float32) / 255
@@ -109,7 +108,7 @@ def describe(image: Image.Image) -> Descriptors:
         hsv_hist=hsv_histogram(hsv),
         lbp_hist=lbp_histogram(grey),
         faces=faces,
-        style=measure_style(small, hsv, grey, faces),
+        style=measure_style(small, hsv, grey, faces) if style else None,
     )
 
 
@@ -191,7 +190,6 @@ def measure_style(rgb: np.ndarray, hsv: np.ndarray, grey: np.ndarray, faces: lis
     return Style(
         warm_tint=float(np.mean((h >= 18) & (h < 50) & (sat >= 0.12) & (sat < 0.5) & (val > 0.2))),
         black_level=float(np.percentile(luminance, 2)),
-        neon_share=float(np.mean((sat > 0.75) & (val > 0.85))),
         coarse_std=float(coarse.std()),
         fine_energy=float(np.mean(np.hypot(gx, gy))),
         grain=_grain(grey, flat),

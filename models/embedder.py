@@ -107,6 +107,9 @@ class Embedder:
                     np.zeros((0, len(REGIONS), self.N_CLASSES), np.float32))
         emb, logits, fmap = self._session.run(["embedding", "logits", self._feature_map],
                                               {self._input: self.preprocess(images)})
-        pooled = np.stack([fmap[:, :, rows, cols].mean(axis=(2, 3)) for rows, cols in REGIONS], axis=1)
-        regions = pooled @ self._fc_weight.T + self._fc_bias
-        return np.asarray(emb, dtype=np.float32), np.asarray(logits, dtype=np.float32), regions.astype(np.float32)
+        return np.asarray(emb, dtype=np.float32), np.asarray(logits, dtype=np.float32), self.region_logits(fmap)
+
+    def region_logits(self, feature_map: np.ndarray) -> np.ndarray:
+        """N x 1280 x 7 x 7 feature map -> N x len(REGIONS) x 1000 logits (the graph's own classifier)."""
+        pooled = np.stack([feature_map[:, :, rows, cols].mean(axis=(2, 3)) for rows, cols in REGIONS], axis=1)
+        return (pooled @ self._fc_weight.T + self._fc_bias).astype(np.float32)

@@ -22,6 +22,7 @@ import tempfile
 from pathlib import Path
 
 from models.embedder import CLASSES_PATH, imagenet_classes
+from models.tagger import STOPLIST
 
 DEFAULT_WORDNET = Path("/usr/share/wordnet")
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "models" / "concepts.json"
@@ -155,18 +156,13 @@ CONCEPTS: dict[str, tuple[str, ...]] = {
     "ball": ("ball.n.01",),
     "sports gear": ("sports_equipment.n.01",),
     "gym": ("gymnastic_apparatus.n.01",),
-    "paper": ("paper.n.01", "publication.n.01"),
-    "sign": ("sign.n.02", "signboard.n.01", "street_sign.n.01"),
-    "screen": ("display.n.06", "screen.n.01", "television.n.02"),
     "spiral": ("coil.n.01", "spiral.n.01"),
     "net": ("net.n.02", "web.n.01", "spider_web.n.01"),
     "bubble": ("bubble.n.01", "balloon.n.01"),
-    "puzzle": ("puzzle.n.02", "jigsaw_puzzle.n.01", "crossword_puzzle.n.01"),
-    "comic": ("comic_book.n.01",),
 }
 
-# Classes for the cover as an object rather than what is on it get only these concepts (none).
-COVER_AS_OBJECT = {"book jacket", "envelope", "web site", "packet", "carton", "binder"}
+# Classes for the cover as an object rather than what is on it (the tagger's stoplist) get no concept.
+COVER_AS_OBJECT = STOPLIST
 
 
 def open_wordnet(directory: Path):
