@@ -186,40 +186,34 @@ def measure_style(rgb: np.ndarray, hsv: np.ndarray, grey: np.ndarray, faces: lis
     side = luminance.shape[0]
     coarse = luminance.reshape(8, side // 8, 8, side // 8).mean(axis=(1, 3))
     gy, gx = np.gradient(luminance)
-    flat = _flatness(grey)
+    neighbours = _neighbourhoods(grey)
+    spread = neighbours.max(axis=0) - neighbours.min(axis=0)
+    flat = spread <= 4 / 255
     return Style(
         warm_tint=float(np.mean((h >= 18) & (h < 50) & (sat >= 0.12) & (sat < 0.5) & (val > 0.2))),
         black_level=float(np.percentile(luminance, 2)),
         coarse_std=float(coarse.std()),
         fine_energy=float(np.mean(np.hypot(gx, gy))),
-        grain=_grain(grey, flat),
+        grain=_grain(grey, neighbours, spread, flat),
         flat_share=float(flat.mean()),
         symmetry=_symmetry(luminance),
         people_faces=sum(1 for face in faces if _looks_like_skin(rgb, face)),
     )
 
 
-def _neighbourhood_range(grey: np.ndarray) -> np.ndarray:
-    """Max - min over each pixel's 3 x 3 neighbourhood (edges: the image border repeated)."""
+def _neighbourhoods(grey: np.ndarray) -> np.ndarray:
+    """The 9 shifted copies of the image that make each pixel's 3 x 3 neighbourhood (border repeated)."""
     padded = np.pad(grey, 1, mode="edge")
-    views = [padded[r:r + grey.shape[0], c:c + grey.shape[1]] for r in range(3) for c in range(3)]
-    return np.max(views, axis=0) - np.min(views, axis=0)
+    return np.stack([padded[r:r + grey.shape[0], c:c + grey.shape[1]] for r in range(3) for c in range(3)])
 
 
-def _flatness(grey: np.ndarray, tolerance: float = 4 / 255) -> np.ndarray:
-    return _neighbourhood_range(grey) <= tolerance
-
-
-def _grain(grey: np.ndarray, flat: np.ndarray) -> float:
-    """Pixel noise where the picture itself is smooth: film grain, photocopy speckle, added noise."""
-    smooth = _neighbourhood_range(grey) < 0.12  # no real edge nearby
-    smooth &= ~flat  # perfectly flat areas have no grain to measure
+def _grain(grey: np.ndarray, neighbours: np.ndarray, spread: np.ndarray, flat: np.ndarray) -> float:
+    """Pixel noise where the picture itself is smooth: film grain, photocopy speckle, fine texture."""
+    smooth = (spread < 0.12) & ~flat  # no real edge nearby; perfectly flat areas have no grain to measure
     if smooth.mean() < 0.1:
         return 0.0
-    padded = np.pad(grey, 1, mode="edge")
-    views = [padded[r:r + grey.shape[0], c:c + grey.shape[1]] for r in range(3) for c in range(3)]
-    residual = np.abs(grey - np.median(views, axis=0))
-    return float(residual[smooth].mean())
+    median = np.partition(neighbours[:, smooth], 4, axis=0)[4]
+    return float(np.abs(grey[smooth] - median).mean())
 
 
 def _symmetry(grey: np.ndarray) -> float:

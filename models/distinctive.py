@@ -1,7 +1,10 @@
 """Tags distinctive of a genre, by the method of the 2015 experiment.
 
-Per genre, rank tags by their summed score over that genre's training covers and keep the top N.
-A tag is distinctive of a genre when it stands in that genre's top N and in no other genre's.
+Per genre, rank tags and keep the top N; a tag is distinctive of a genre when it stands in that
+genre's top N and in no other genre's. The 2015 experiment ranked by how often a tag occurs; over a
+vocabulary of hundreds of words the most frequent ones (monochrome, clothing, face) top every genre
+and leave almost nothing distinctive, so tags are ranked by share × lift: frequent in the genre
+*and* more frequent there than overall (rank="share" gives the 2015 ranking).
 A genre left with none falls back to its highest-lift tags. Each distinctive tag carries its
 share (mean score over the genre's covers), its lift (that share / the share over all covers: 3.1
 means three times as common in the genre) and its support (the genre's covers that carry it).
@@ -65,15 +68,17 @@ def distinctive_tags(
     fallback_k: int = 3,
     min_support: float = 0.02,
     carriers: np.ndarray | None = None,
+    rank: str = "share_lift",
 ) -> dict[str, list[DistinctiveTag]]:
     """Genre → its distinctive tags, strongest first. `carriers` (genres × tags): covers per genre
     that carry each tag, stored as support."""
     share, lift = lifts(totals, counts)
-    top = [set(np.argsort(-row, kind="stable")[:top_n]) for row in totals]
+    strength = share * lift if rank == "share_lift" else share
+    top = [set(np.argsort(-row, kind="stable")[:top_n]) for row in strength]
     result: dict[str, list[DistinctiveTag]] = {}
     for g, genre in enumerate(genres):
         others = set().union(*(top[o] for o in range(len(genres)) if o != g))
-        picked = [int(i) for i in np.argsort(-totals[g], kind="stable")[:top_n] if i not in others and totals[g, i] > 0]
+        picked = [int(i) for i in np.argsort(-strength[g], kind="stable")[:top_n] if i not in others and totals[g, i] > 0]
         if not picked:
             picked = _by_lift(share[g], lift[g], fallback_k, min_support)
         result[genre] = [

@@ -18,7 +18,7 @@ def test_tag_in_one_top_n_only_is_distinctive():
         [9, 8, 6, 0, 1, 0],  # Rock: dark, face
     ], dtype=float)
     counts = np.array([10, 10, 10])
-    result = names(distinctive_tags(totals, counts, VOCAB, GENRES, top_n=2))
+    result = names(distinctive_tags(totals, counts, VOCAB, GENRES, top_n=2, rank="share"))
     assert result["Country"] == ["cowboy hat"]  # 'face' is in Rock's top-2 too
     assert result["Electronic"] == ["neon"]  # 'dark' is in Rock's top-2 too
     assert result["Rock"] == ["red", "guitar", "face"]  # its top-2 is shared, so the highest-lift tags stand in
@@ -61,7 +61,7 @@ def test_distinctive_tags_carry_lift_share_and_support():
         [9, 8, 6, 0, 1, 0],
     ], dtype=float)
     carriers = np.array([[4, 9, 1, 0, 0, 7], [6, 1, 0, 9, 0, 0], [9, 8, 6, 0, 1, 0]])
-    result = distinctive_tags(totals, np.array([10, 10, 10]), VOCAB, GENRES, top_n=2, carriers=carriers)
+    result = distinctive_tags(totals, np.array([10, 10, 10]), VOCAB, GENRES, top_n=2, carriers=carriers, rank="share")
     [hat] = result["Country"]
     assert hat.tag == "cowboy hat"
     assert hat.share == 0.8  # 8 / 10 covers
@@ -73,3 +73,19 @@ def test_distinctive_tag_reads_old_and_new_tags_json_entries():
     assert DistinctiveTag.from_json("brown") == DistinctiveTag("brown")
     new = DistinctiveTag("skull", 3.1, 0.12, 40)
     assert DistinctiveTag.from_json(new.to_dict()) == new
+
+
+def test_share_times_lift_ranking_keeps_tags_common_everywhere_out_of_the_tops():
+    # 'dark' is the most frequent tag of every genre; by frequency alone no genre keeps anything
+    # but 'dark' and its runner-up, by share × lift each genre's own tags rise above it.
+    totals = np.array([
+        [9, 0, 0, 0, 0, 5],  # Country: cowboy hat
+        [9, 0, 0, 5, 0, 0],  # Electronic: neon
+        [9, 0, 5, 0, 0, 0],  # Rock: guitar
+    ], dtype=float)
+    counts = np.array([10, 10, 10])
+    by_share = names(distinctive_tags(totals, counts, VOCAB, GENRES, top_n=2, rank="share"))
+    by_lift = names(distinctive_tags(totals, counts, VOCAB, GENRES, top_n=1))
+    assert by_lift == {"Country": ["cowboy hat"], "Electronic": ["neon"], "Rock": ["guitar"]}
+    assert all("dark" not in tags for tags in by_lift.values())
+    assert by_share["Country"] == ["cowboy hat"]  # top-2 by share: dark (shared) + its own
