@@ -22,6 +22,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from models.descriptors import describe
 from models.embedder import Embedder
@@ -83,7 +84,7 @@ def tags_only_classifier(train: np.ndarray, train_labels: list[frozenset[str]], 
     return search.best_estimator_, float(search.best_params_["logisticregression__C"])
 
 
-def tagging_times(samples: Sequence[Sample], embedder: Embedder, n: int = 100) -> dict[str, float]:
+def _tagging_times(samples: Sequence[Sample], embedder: Embedder, n: int) -> dict[str, float]:
     """Median milliseconds per cover, on one thread, of what the tagger adds to a prediction: the
     region head (pooling + classifier weights on the windows of the feature map, no extra network
     pass), the style measures and face check inside describe(), and all_scores() itself."""
@@ -105,8 +106,12 @@ def tagging_times(samples: Sequence[Sample], embedder: Embedder, n: int = 100) -
         parts["style"].append(1000 * ((t2 - t1) - (t3 - t2)))
         parts["scores"].append(1000 * (t4 - t3))
     medians = {name: statistics.median(values) for name, values in parts.items()}
-    medians["total"] = sum(medians.values())
-    return medians
+    return {**medians, "total": sum(medians.values()), "n": len(parts["scores"])}
+
+
+def tagging_times(samples: Sequence[Sample], embedder: Embedder, n: int = 100) -> dict[str, float]:
+    with threadpool_limits(1):  # "on one thread": numpy's BLAS would otherwise use every core
+        return _tagging_times(samples, embedder, n)
 
 
 def report(data: Path, check: Path | None, top_n: int = 25, progress: bool = True) -> dict:

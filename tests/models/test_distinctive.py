@@ -75,9 +75,9 @@ def test_distinctive_tag_reads_old_and_new_tags_json_entries():
     assert DistinctiveTag.from_json(new.to_dict()) == new
 
 
-def test_share_times_lift_ranking_keeps_tags_common_everywhere_out_of_the_tops():
-    # 'dark' is the most frequent tag of every genre; by frequency alone no genre keeps anything
-    # but 'dark' and its runner-up, by share × lift each genre's own tags rise above it.
+def test_lift_ranking_keeps_tags_common_everywhere_out_of_the_tops():
+    # 'dark' is the most frequent tag of every genre (lift 1); ranked by lift, each genre's own tag
+    # tops its list and 'dark' is distinctive of none.
     totals = np.array([
         [9, 0, 0, 0, 0, 5],  # Country: cowboy hat
         [9, 0, 0, 5, 0, 0],  # Electronic: neon
@@ -89,3 +89,12 @@ def test_share_times_lift_ranking_keeps_tags_common_everywhere_out_of_the_tops()
     assert by_lift == {"Country": ["cowboy hat"], "Electronic": ["neon"], "Rock": ["guitar"]}
     assert all("dark" not in tags for tags in by_lift.values())
     assert by_share["Country"] == ["cowboy hat"]  # top-2 by share: dark (shared) + its own
+
+
+def test_lift_ranking_ignores_tags_below_the_minimum_share():
+    # 'red' is on 1 of 100 Rock covers and none elsewhere (lift 3), 'guitar' on 30 (lift 1.5).
+    totals = np.array([[0, 0, 10, 0, 0, 0], [0, 0, 10, 0, 0, 0], [0, 0, 30, 0, 1, 0]], dtype=float)
+    counts = np.array([100, 100, 100])
+    rock = names(distinctive_tags(totals, counts, VOCAB, GENRES, top_n=2, min_share=0.02))["Rock"]
+    assert rock == ["guitar"]
+    assert names(distinctive_tags(totals, counts, VOCAB, GENRES, top_n=2, min_share=0.005))["Rock"] == ["red", "guitar"]
