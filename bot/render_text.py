@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import time
-
 from collections.abc import Mapping, Sequence
 from typing import Any
 

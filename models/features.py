@@ -82,5 +82,5 @@ class FeatureExtractor:
         embeddings, logits, regions = self.embedder.embed_regions(small)
         return [
             CoverFeatures(embedding=e, logits=l, descriptors=desc.describe(image), region_logits=r)
-            for e, l, r, image in zip(embeddings, logits, regions, small)
+            for e, l, r, image in zip(embeddings, logits, regions, small, strict=True)
         ]

@@ -60,7 +60,7 @@ class Predictor:
             return []
         vectors = np.stack([f.vector() for f in features])
         probabilities = self.artifact.genre.predict_proba(vectors)
-        return [self._prediction(f, v, p) for f, v, p in zip(features, vectors, probabilities)]
+        return [self._prediction(f, v, p) for f, v, p in zip(features, vectors, probabilities, strict=True)]
 
     def predict_vectors(self, vectors: np.ndarray) -> np.ndarray:
         return self.artifact.genre.predict_proba(vectors)
