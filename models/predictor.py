@@ -9,8 +9,8 @@ import numpy as np
 from PIL import Image
 
 from models import artifact as artifacts
-from models.embedder import Embedder
 from models.distinctive import DistinctiveTag
+from models.embedder import Embedder
 from models.features import CoverFeatures, FeatureExtractor
 from models.image import load_image
 from models.prediction import GenreScore, Popularity, Prediction, Tag

@@ -125,7 +125,7 @@ def concept_scores(logits: np.ndarray, region_logits: np.ndarray | None = None) 
     mass = concept_probabilities(_view_probabilities(logits, region_logits)).max(axis=0)
     names, _ = concept_table()
     scores = np.clip(mass / (2 * CONCEPT_THRESHOLD), 0.0, 1.0)
-    return {name: round(float(score), 4) for name, score in zip(names, scores) if score >= 0.05}
+    return {name: round(float(score), 4) for name, score in zip(names, scores, strict=True) if score >= 0.05}
 
 
 def style_scores(style: Style, d: Descriptors) -> dict[str, float]:

@@ -202,7 +202,7 @@ def build(wordnet, wnids: list[str], names: list[str]) -> dict:
         raise SystemExit(f"{len(wnids)} wnids but {len(names)} class names")
     wanted = {concept: {wordnet.synset(name) for name in synsets} for concept, synsets in CONCEPTS.items()}
     classes: list[list[str]] = []
-    for index, (wnid, name) in enumerate(zip(wnids, names)):
+    for index, (wnid, name) in enumerate(zip(wnids, names, strict=True)):
         synset = wordnet.synset_from_pos_and_offset("n", int(wnid[1:]))
         lemmas = {lemma.name().replace("_", " ").lower() for lemma in synset.lemmas()}
         if name.split(" (")[0].lower() not in lemmas:  # "crane (bird)": the name says which crane

@@ -62,7 +62,7 @@ class CoverCache:
         digests = [hashlib.sha256(blob).hexdigest() for blob in blobs]
         found = [self.get(d) for d in digests]
         missing = [i for i, f in enumerate(found) if f is None]
-        for i, features in zip(missing, self.extractor.extract([images[i] for i in missing])):
+        for i, features in zip(missing, self.extractor.extract([images[i] for i in missing]), strict=True):
             self.put(digests[i], features)
             found[i] = features
         return [f for f in found if f is not None]

@@ -16,6 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sklearn.linear_model import LogisticRegression
@@ -62,7 +63,7 @@ def score_samples(samples: Sequence[Sample], extractor: FeatureExtractor, cache_
                 continue
             batch.append(sample)
             blobs.append(blob)
-        for sample, features in zip(batch, cache.extract(blobs, images)):
+        for sample, features in zip(batch, cache.extract(blobs, images), strict=True):
             kept.append(sample)
             scores.append(all_scores(features.descriptors, features.logits, features.region_logits))
         if progress:
@@ -131,20 +132,21 @@ def report(data: Path, check: Path | None, top_n: int = 25, progress: bool = Tru
     per_cover_other = carried[val_rows][:, not_colour].sum(axis=1)
 
     model, c = tags_only_classifier(matrix[train_rows], [label_sets[i] for i in train_rows], genres)
-    result = {
+    classifier: dict[str, Any] = {"C": c, "validation": _brief(genre_metrics(
+        model.predict_proba(matrix[val_rows]), [label_sets[i] for i in val_rows], genres))}
+    result: dict[str, Any] = {
         "covers": {"train": int(len(train_rows)), "validation": int(len(val_rows))},
         "vocabulary": len(vocabulary),
         "tags_on_1pct_of_training_covers": len(common),
         "tags_per_validation_cover": float(per_cover.mean()),
         "non_colour_light_tags_per_validation_cover": float(per_cover_other.mean()),
         "validation_covers_with_2_or_fewer_tags": float((per_cover <= 2).mean()),
-        "tags_only_classifier": {"C": c, "validation": _brief(genre_metrics(
-            model.predict_proba(matrix[val_rows]), [label_sets[i] for i in val_rows], genres))},
+        "tags_only_classifier": classifier,
     }
     if check is not None:
         checked = score_samples([s for s in load_samples(check) if s.genres & set(genres)], extractor, progress=progress)
         probabilities = model.predict_proba(tag_matrix(checked.scores, vocabulary))
-        result["tags_only_classifier"]["check"] = _brief(genre_metrics(probabilities, [s.genres for s in checked.samples], genres))
+        classifier["check"] = _brief(genre_metrics(probabilities, [s.genres for s in checked.samples], genres))
     distinctive = distinctive_of(matrix[train_rows], [label_sets[i] for i in train_rows], vocabulary, genres, top_n)
     result["distinctive"] = {
         g: {"n": len(found), "colour_or_light": sum(is_colour_or_light(t.tag) for t in found),

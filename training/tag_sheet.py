@@ -48,7 +48,7 @@ def render_sheet(tag: str, rows: Sequence[Sequence[tuple[Image.Image, float]]], 
     draw.text((4, 1), f"{tag!r}: {carried} of {total} covers carry it (score >= {MIN_SCORE})", fill="black")
     y = LABEL
     captions = ["top scores"] * (len(rows) - 1) + [f"just under {MIN_SCORE}"]
-    for caption, row in zip(captions, rows):
+    for caption, row in zip(captions, rows, strict=True):
         draw.text((4, y), caption, fill="gray")
         y += LABEL
         for col, (image, score) in enumerate(row[:COLUMNS]):

@@ -14,10 +14,10 @@ import numpy as np
 from models import artifact as artifacts
 from models import popularity as pop
 from models.distinctive import DistinctiveTag, distinctive_tags, genre_totals
-from models.tagger import MIN_SCORE
 from models.embedder import Embedder
 from models.features import FeatureExtractor
 from models.genre import GenreModel, Recipe
+from models.tagger import MIN_SCORE
 from training.datasets import genre_names, load_samples
 from training.extract import FeatureTable, extract
 from training.metrics import genre_metrics

@@ -13,9 +13,9 @@ import numpy as np
 from bot.render_text import bar, render_reply, render_stats, render_tags
 from bot.replies import Reply, error
 from models import artifact
+from models.distinctive import DistinctiveTag
 from models.prediction import GenreScore, Popularity, Prediction, Tag
 from tests.bot.fake_spotify import COVERS
-from models.distinctive import DistinctiveTag
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,9 +5,9 @@ import pytest
 
 from models import artifact as artifacts
 from models import popularity as pop
+from models.distinctive import DistinctiveTag
 from models.features import vector_size
 from models.genre import GenreModel, Recipe
-from models.distinctive import DistinctiveTag
 
 GENRES = ["Country", "Rock"]
 SPEC = {"embedder": "test", "vector_dim": vector_size()}

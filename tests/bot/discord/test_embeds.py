@@ -20,8 +20,8 @@ from bot.discord_app.embeds import (
 )
 from bot.replies import Reply, busy, error
 from bot.settings import DEFAULT_GENRE_EMOJIS
-from tests.bot.discord.helpers import make_prediction, prediction_reply
 from models.distinctive import DistinctiveTag
+from tests.bot.discord.helpers import make_prediction, prediction_reply
 
 CONFIRM = "✅"
 
