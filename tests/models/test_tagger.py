@@ -49,7 +49,7 @@ def test_map_covers_the_classes_it_should():
     table = json.loads(tagger.CONCEPTS_PATH.read_text())
     classes = table["classes"]
     assert len(classes) == len(NAMES) == len(table["wnids"]) == 1000
-    by_name = dict(zip(NAMES, classes))
+    by_name = dict(zip(NAMES, classes, strict=True))
     assert {"hat"} <= set(by_name["cowboy hat"]) and {"hat"} <= set(by_name["sombrero"])
     assert {"guitar", "musical instrument"} <= set(by_name["electric guitar"])
     assert {"dog", "mammal", "animal"} <= set(by_name["golden retriever"])
