@@ -19,6 +19,7 @@ from bot.discord_app.cogs.admin import (
 )
 from bot.discord_app.cogs.info import InfoCog
 from bot.replies import busy
+from models.distinctive import DistinctiveTag
 from tests.bot.discord.helpers import (
     MockBot,
     MockContext,
@@ -41,7 +42,7 @@ def make_cogs(service: Any) -> tuple[MockBot, InfoCog, AdminCog]:
 
 async def test_tags_for_one_genre() -> None:
     service = make_service()
-    service.tags.return_value = {"Rock": ["guitar", "dark"]}
+    service.tags.return_value = {"Rock": [DistinctiveTag("guitar", 3.1, 0.2, 30), DistinctiveTag("dark")]}
     _, info, _ = make_cogs(service)
     interaction = MockInteraction()
 
@@ -49,7 +50,7 @@ async def test_tags_for_one_genre() -> None:
 
     service.tags.assert_called_once_with("rock")
     embed = interaction.response.send_message.await_args.kwargs["embed"]
-    assert [(f.name, f.value) for f in embed.fields] == [("🎸 Rock", "guitar, dark")]
+    assert [(f.name, f.value) for f in embed.fields] == [("🎸 Rock", "guitar ×3.1, dark")]
 
 
 async def test_tags_for_an_unknown_genre_is_an_ephemeral_hint() -> None:
