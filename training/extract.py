@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 from tqdm import tqdm
 
 from models.features import FeatureExtractor
@@ -56,15 +57,8 @@ def extract(samples: Sequence[Sample], extractor: FeatureExtractor, cache_dir: P
     skipped: list[tuple[Path, str]] = []
     bar = tqdm(total=len(samples), desc="features", unit="cover", disable=not progress)
     for start in range(0, len(samples), BATCH):
-        batch, blobs, images = [], [], []
-        for sample in samples[start:start + BATCH]:
-            try:
-                blob = sample.path.read_bytes()
-                images.append(load_image(blob))
-                blobs.append(blob)
-                batch.append(sample)
-            except (OSError, ImageError) as exc:
-                skipped.append((sample.path, str(exc)))
+        batch, blobs, images, unreadable = read_batch(samples[start:start + BATCH])
+        skipped.extend(unreadable)
         for sample, features in zip(batch, covers.extract(blobs, images), strict=True):
             kept.append(sample)
             vectors.append(features.vector())
@@ -75,6 +69,21 @@ def extract(samples: Sequence[Sample], extractor: FeatureExtractor, cache_dir: P
     if cache is not None:
         _write_cache(cache, table)
     return table
+
+
+def read_batch(samples: Sequence[Sample]) -> tuple[list[Sample], list[bytes], list[Image.Image], list[tuple[Path, str]]]:
+    """The samples that decode, their bytes and images, and (path, reason) for those that do not."""
+    kept, blobs, images, skipped = [], [], [], []
+    for sample in samples:
+        try:
+            blob = sample.path.read_bytes()
+            images.append(load_image(blob))
+        except (OSError, ImageError) as exc:
+            skipped.append((sample.path, str(exc)))
+            continue
+        kept.append(sample)
+        blobs.append(blob)
+    return kept, blobs, images, skipped
 
 
 def _cache_path(samples: Sequence[Sample], extractor: FeatureExtractor, cache_dir: Path | None) -> Path | None:

@@ -28,11 +28,11 @@ from threadpoolctl import threadpool_limits
 from models.descriptors import describe
 from models.embedder import Embedder
 from models.features import FeatureExtractor, shrink
-from models.image import ImageError, load_image
+from models.image import load_image
 from models.tagger import MIN_SCORE, all_scores, is_colour_or_light
 from training.cover_cache import CoverCache
 from training.datasets import Sample, load_samples
-from training.extract import tag_matrix
+from training.extract import read_batch, tag_matrix
 from training.metrics import genre_metrics
 from training.splits import SEED, expand_multilabel, validation_mask
 from training.train import CACHE_DIR, distinctive_of
@@ -54,15 +54,7 @@ def score_samples(samples: Sequence[Sample], extractor: FeatureExtractor, cache_
     kept: list[Sample] = []
     scores: list[dict[str, float]] = []
     for start in range(0, len(samples), BATCH):
-        batch, blobs, images = [], [], []
-        for sample in samples[start:start + BATCH]:
-            try:
-                blob = sample.path.read_bytes()
-                images.append(load_image(blob))
-            except (OSError, ImageError):
-                continue
-            batch.append(sample)
-            blobs.append(blob)
+        batch, blobs, images, _ = read_batch(samples[start:start + BATCH])
         for sample, features in zip(batch, cache.extract(blobs, images), strict=True):
             kept.append(sample)
             scores.append(all_scores(features.descriptors, features.logits, features.region_logits))
