@@ -9,7 +9,7 @@ The tagger also wants to know what is *where* on a cover. Rather than run the ne
 crops, the session here also returns the last feature map (N x 1280 x 7 x 7, the tensor the graph
 pools into ``embedding``) and applies the graph's own classifier weights to pooled windows of it:
 region logits at no extra network cost. The file on disk stays as it is (its sha256 is part of the
-feature spec); the extra output is added to the graph in memory with the ``onnx`` package.
+feature spec); the extra output is added to the graph in memory (models/onnx_graph.py).
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import onnx
 import onnxruntime as ort
 from PIL import Image
+
+from models.onnx_graph import with_feature_map
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "embedder" / "efficientnet_lite0.onnx"
 CLASSES_PATH = Path(__file__).resolve().parent / "imagenet_classes.txt"
@@ -30,20 +31,6 @@ CLASSES_PATH = Path(__file__).resolve().parent / "imagenet_classes.txt"
 # quadrants and the centre. Each sees a bit more than a quarter of the cover.
 REGIONS = ((slice(0, 4), slice(0, 4)), (slice(0, 4), slice(3, 7)), (slice(3, 7), slice(0, 4)),
            (slice(3, 7), slice(3, 7)), (slice(2, 5), slice(2, 5)))
-
-
-def _with_feature_map(path: Path) -> tuple[bytes, str, np.ndarray, np.ndarray]:
-    """The model with its pre-pooling feature map as an extra output, that output's name, and the
-    classifier's weight (1000 x 1280) and bias."""
-    model = onnx.load(str(path))
-    graph = model.graph
-    [pool] = [n for n in graph.node if n.op_type == "GlobalAveragePool"]
-    [gemm] = [n for n in graph.node if n.op_type == "Gemm" and n.output[0] == "logits"]
-    weights = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer if t.name in gemm.input[1:]}
-    transposed = any(a.name == "transB" and a.i == 1 for a in gemm.attribute)
-    weight = weights[gemm.input[1]] if transposed else weights[gemm.input[1]].T
-    graph.output.append(onnx.helper.make_value_info(pool.input[0], onnx.TypeProto()))
-    return model.SerializeToString(), pool.input[0], weight.astype(np.float32), weights[gemm.input[2]].astype(np.float32)
 
 
 def imagenet_classes(path: Path = CLASSES_PATH) -> list[str]:
@@ -63,8 +50,9 @@ class Embedder:
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # InferenceSession.run is thread-safe, so one session serves every caller.
-        graph, self._feature_map, self._fc_weight, self._fc_bias = _with_feature_map(self.path)
-        self._session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
+        graph = with_feature_map(self.path.read_bytes())
+        self._feature_map, self._fc_weight, self._fc_bias = graph.feature_map, graph.weight, graph.bias
+        self._session = ort.InferenceSession(graph.model, opts, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
         self._sha256: str | None = None
         self._sha_lock = threading.Lock()

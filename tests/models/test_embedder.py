@@ -5,7 +5,8 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from models.embedder import CLASSES_PATH, DEFAULT_PATH, Embedder, imagenet_classes
+from models.embedder import CLASSES_PATH, DEFAULT_PATH, REGIONS, Embedder, imagenet_classes
+from models.onnx_graph import OnnxFormatError, with_feature_map
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +81,17 @@ def test_chelsea_is_a_cat(embedder):
 
 def test_sha256(embedder):
     assert len(embedder.sha256) == 64 and embedder.sha256 == Embedder(DEFAULT_PATH).sha256
+
+
+def test_region_head_uses_the_graphs_own_classifier(embedder: Embedder):
+    """A feature map equal to the embedding everywhere must give the cover's own logits in every region."""
+    image = Image.new("RGB", (300, 300), (200, 40, 40))
+    embedding, logits, regions = embedder.embed_regions([image])
+    assert regions.shape == (1, len(REGIONS), 1000)
+    flat_map = np.broadcast_to(embedding[:, :, None, None], (1, Embedder.DIM, 7, 7))
+    np.testing.assert_allclose(embedder.region_logits(flat_map)[0], np.repeat(logits, len(REGIONS), axis=0), atol=1e-3)
+
+
+def test_onnx_reader_refuses_what_is_not_a_classifier_graph():
+    with pytest.raises(OnnxFormatError):
+        with_feature_map(b"\x0a\x03abc")  # a protobuf with no graph field
