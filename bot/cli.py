@@ -35,6 +35,7 @@ EPILOG = """\
 examples:
   python -m bot console < lines.txt      scripted console (paths, URLs, Spotify links, votes)
   python -m bot predict cover.jpg --json
+  python -m bot tags Rock --json         the tags distinctive of a genre, with their lift
   python -m bot discord                  the Discord bot
   python -m bot discord telegram         both chat bots in one process
 Configuration comes from the environment or .env (DATA_DIR, DISCORD_TOKEN, …)."""
@@ -58,6 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser("predict", help="judge one local image and print the result")
     predict.add_argument("path", metavar="PATH", help="the image file (a file:// URL works too)")
     predict.add_argument("--json", action="store_true", help="print the prediction as JSON")
+    tags = commands.add_parser("tags", help="list the tags distinctive of each genre (or of one), with their lift")
+    tags.add_argument("genre", nargs="?", metavar="GENRE", help="one genre (default: all)")
+    tags.add_argument("--json", action="store_true", help="print the tags as JSON")
     for name, other in (("discord", "telegram"), ("telegram", "discord")):
         front_end = commands.add_parser(
             name, help=f"run the {name.title()} bot (add '{other}' to run both in one process)"
@@ -86,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging("WARNING" if quiet else settings.LOG_LEVEL, settings.LOG_FORMAT, settings.secret_values())
     if args.command == "predict":
         return predict(args.path, as_json=args.json, settings=settings)
+    if args.command == "tags":
+        return list_tags(args.genre, as_json=args.json, settings=settings)
     if args.command == "console":
         from bot.console import run_console
 
@@ -122,6 +128,33 @@ def predict(path: str, *, as_json: bool, settings: Settings) -> int:
         print(text, flush=True)
     except BrokenPipeError:  # `predict cover.jpg | head -1`: the reader has what it wanted
         _silence_stdout()
+    return 0
+
+
+def list_tags(genre: str | None, *, as_json: bool, settings: Settings) -> int:
+    """The served model's distinctive tags, read from its files (no model is loaded)."""
+    from bot.render_text import render_tags
+    from bot.service import model_directory
+    from models.artifact import ArtifactError, read_distinctive, read_manifest
+
+    directory = model_directory(settings)
+    try:
+        version = read_manifest(directory)["version"]
+        table = read_distinctive(directory)
+    except (ArtifactError, KeyError, TypeError) as exc:
+        print(f"I can't read the model's tags: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    if genre is not None:
+        name = next((g for g in table if g.casefold() == genre.strip().casefold()), None)
+        if name is None:
+            print(f"I don't know the genre {genre!r}; I know {', '.join(table)}.", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        table = {name: table[name]}
+    if as_json:
+        genres = {g: [{"tag": t.tag, "lift": t.lift, "share": t.share} for t in found] for g, found in table.items()}
+        print(json.dumps({"genres": genres, "model_version": version}, ensure_ascii=False, indent=2))
+    else:
+        print(render_tags(table))
     return 0
 
 

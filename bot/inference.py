@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from models.distinctive import DistinctiveTag
 from models.image import MAX_BYTES, ImageError, load_image
 from models.prediction import Prediction
 
@@ -49,7 +50,7 @@ class PredictorLike(Protocol):
     @property
     def genres(self) -> list[str]: ...
 
-    def distinctive(self, genre: str) -> list[str]: ...
+    def distinctive(self, genre: str) -> list[DistinctiveTag]: ...
 
     def predict_images(self, images: Sequence[Image.Image]) -> list[Prediction]: ...
 

@@ -13,10 +13,11 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from bot.replies import Reply
+from models.distinctive import DistinctiveTag
 from models.prediction import Prediction
 
 BAR_WIDTH = 10
@@ -70,10 +71,18 @@ def unsure_line(prediction: Prediction) -> str:
     return f"I'm torn between {first} and {second} — which is it? Your vote teaches me."
 
 
-def render_tags(tags: dict[str, list[str]]) -> str:
+def distinctive_label(tag: DistinctiveTag) -> str:
+    """ "skull ×3.1": the tag and how many times more often it is on the genre's covers than on all."""
+    return tag.tag if tag.lift is None else f"{tag.tag} ×{tag.lift:.1f}"
+
+
+def render_tags(tags: Mapping[str, Sequence[DistinctiveTag]]) -> str:
     if not tags:
         return "I don't know that genre."
-    return "\n".join(f"{genre}: {', '.join(words) or '(none yet)'}" for genre, words in tags.items())
+    lines = [f"{genre}: {', '.join(distinctive_label(t) for t in found) or '(none yet)'}" for genre, found in tags.items()]
+    if any(t.lift is not None for found in tags.values() for t in found):
+        lines.append("(×N: how many times more often the tag is on that genre's covers than on all covers)")
+    return "\n".join(lines)
 
 
 def render_stats(stats: dict[str, Any]) -> str:

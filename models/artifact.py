@@ -17,6 +17,7 @@ from pathlib import Path
 
 import joblib
 
+from models.distinctive import DistinctiveTag
 from models.genre import GenreModel
 from models.popularity import PopularityModel
 
@@ -41,7 +42,7 @@ class Artifact:
     genre: GenreModel
     popularity: PopularityModel
     vocabulary: list[str]
-    distinctive: dict[str, list[str]]
+    distinctive: dict[str, list[DistinctiveTag]]
 
     @property
     def version(self) -> str:
@@ -77,7 +78,9 @@ def save(artifact: Artifact, directory: Path) -> Path:
         joblib.dump(artifact.genre, temp / GENRE_FILE, compress=3)
         artifact.popularity.save(temp / POPULARITY_FILE)
         (temp / TAGS_FILE).write_text(json.dumps(
-            {"vocabulary": artifact.vocabulary, "distinctive": artifact.distinctive}, indent=1, ensure_ascii=False))
+            {"vocabulary": artifact.vocabulary,
+             "distinctive": {g: [t.to_dict() for t in tags] for g, tags in artifact.distinctive.items()}},
+            indent=1, ensure_ascii=False))
         manifest = {**artifact.manifest, "libraries": library_versions()}
         manifest.setdefault("created", datetime.now(UTC).isoformat(timespec="seconds"))
         (temp / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False))
@@ -105,6 +108,21 @@ def read_manifest(directory: Path) -> dict:
         raise ArtifactError(f"{path} is damaged: {exc}") from exc
 
 
+def read_distinctive(directory: Path) -> dict[str, list[DistinctiveTag]]:
+    """Just the distinctive tags of an artifact (no models loaded): for listings."""
+    path = Path(directory) / TAGS_FILE
+    try:
+        return _distinctive(json.loads(path.read_text(encoding="utf-8"))["distinctive"])
+    except FileNotFoundError as exc:
+        raise ArtifactError(f"{directory} is not a Sleeve model: {TAGS_FILE} is missing") from exc
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"{path} is damaged: {exc}") from exc
+
+
+def _distinctive(table: dict) -> dict[str, list[DistinctiveTag]]:
+    return {genre: [DistinctiveTag.from_json(t) for t in items] for genre, items in table.items()}
+
+
 def load(directory: Path, expected_spec: dict) -> Artifact:
     directory = Path(directory)
     manifest = read_manifest(directory)
@@ -116,7 +134,8 @@ def load(directory: Path, expected_spec: dict) -> Artifact:
         genre = joblib.load(directory / GENRE_FILE)
         popularity = PopularityModel.load(directory / POPULARITY_FILE)
         tags = json.loads((directory / TAGS_FILE).read_text(encoding="utf-8"))
-        vocabulary, distinctive = tags["vocabulary"], tags["distinctive"]
+        vocabulary = tags["vocabulary"]
+        distinctive = _distinctive(tags["distinctive"])
     except Exception as exc:  # unpickling damaged bytes can raise almost anything
         raise ArtifactError(f"model {directory} is damaged or incomplete: {type(exc).__name__}: {exc}") from exc
     if not isinstance(genre, GenreModel) or genre.genres != manifest["genres"]:

@@ -4,6 +4,12 @@ The model file is made once by ``training/export_embedder.py``. Its graph takes 
 (N x 3 x 224 x 224 float32, RGB, (x - 127) / 128) and returns ``embedding`` (N x 1280, the
 global-average-pooled features before dropout/FC) and ``logits`` (N x 1000 ImageNet-1k logits,
 class names in ``models/imagenet_classes.txt``).
+
+The tagger also wants to know what is *where* on a cover. Rather than run the network again on
+crops, the session here also returns the last feature map (N x 1280 x 7 x 7, the tensor the graph
+pools into ``embedding``) and applies the graph's own classifier weights to pooled windows of it:
+region logits at no extra network cost. The file on disk stays as it is (its sha256 is part of the
+feature spec); the extra output is added to the graph in memory (models/onnx_graph.py).
 """
 
 from __future__ import annotations
@@ -17,8 +23,14 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
+from models.onnx_graph import with_feature_map
+
 DEFAULT_PATH = Path(__file__).resolve().parent / "embedder" / "efficientnet_lite0.onnx"
 CLASSES_PATH = Path(__file__).resolve().parent / "imagenet_classes.txt"
+# Windows of the 7 x 7 feature map (rows, cols) pooled into region logits: four overlapping
+# quadrants and the centre. Each sees a bit more than a quarter of the cover.
+REGIONS = ((slice(0, 4), slice(0, 4)), (slice(0, 4), slice(3, 7)), (slice(3, 7), slice(0, 4)),
+           (slice(3, 7), slice(3, 7)), (slice(2, 5), slice(2, 5)))
 
 
 def imagenet_classes(path: Path = CLASSES_PATH) -> list[str]:
@@ -38,7 +50,9 @@ class Embedder:
         opts.inter_op_num_threads = 1
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # InferenceSession.run is thread-safe, so one session serves every caller.
-        self._session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        graph = with_feature_map(self.path.read_bytes())
+        self._feature_map, self._fc_weight, self._fc_bias = graph.feature_map, graph.weight, graph.bias
+        self._session = ort.InferenceSession(graph.model, opts, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
         self._sha256: str | None = None
         self._sha_lock = threading.Lock()
@@ -71,5 +85,19 @@ class Embedder:
         """(N x 1280 float32 embeddings, N x 1000 float32 logits) for a batch of any size."""
         if len(images) == 0:
             return (np.zeros((0, self.DIM), np.float32), np.zeros((0, self.N_CLASSES), np.float32))
-        emb, logits = self._session.run(["embedding", "logits"], {self._input: self.preprocess(images)})
-        return np.asarray(emb, dtype=np.float32), np.asarray(logits, dtype=np.float32)
+        emb, logits, _ = self.embed_regions(images)
+        return emb, logits
+
+    def embed_regions(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """embed(), plus N x len(REGIONS) x 1000 region logits from the same network pass."""
+        if len(images) == 0:
+            return (np.zeros((0, self.DIM), np.float32), np.zeros((0, self.N_CLASSES), np.float32),
+                    np.zeros((0, len(REGIONS), self.N_CLASSES), np.float32))
+        emb, logits, fmap = self._session.run(["embedding", "logits", self._feature_map],
+                                              {self._input: self.preprocess(images)})
+        return np.asarray(emb, dtype=np.float32), np.asarray(logits, dtype=np.float32), self.region_logits(fmap)
+
+    def region_logits(self, feature_map: np.ndarray) -> np.ndarray:
+        """N x 1280 x 7 x 7 feature map -> N x len(REGIONS) x 1000 logits (the graph's own classifier)."""
+        pooled = np.stack([feature_map[:, :, rows, cols].mean(axis=(2, 3)) for rows, cols in REGIONS], axis=1)
+        return (pooled @ self._fc_weight.T + self._fc_bias).astype(np.float32)

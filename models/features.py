@@ -23,6 +23,7 @@ class CoverFeatures:
     embedding: np.ndarray  # (1280,) float32
     logits: np.ndarray  # (1000,) float32 ImageNet logits
     descriptors: desc.Descriptors
+    region_logits: np.ndarray | None = None  # (len(models.embedder.REGIONS), 1000), for the tagger
 
     def vector(self) -> np.ndarray:
         """The stored feature vector: the blocks below, concatenated in order."""
@@ -78,8 +79,8 @@ class FeatureExtractor:
 
     def extract(self, images: Sequence[Image.Image]) -> list[CoverFeatures]:
         small = [shrink(image) for image in images]
-        embeddings, logits = self.embedder.embed(small)
+        embeddings, logits, regions = self.embedder.embed_regions(small)
         return [
-            CoverFeatures(embedding=e, logits=l, descriptors=desc.describe(image))
-            for e, l, image in zip(embeddings, logits, small, strict=True)
+            CoverFeatures(embedding=e, logits=l, descriptors=desc.describe(image), region_logits=r)
+            for e, l, r, image in zip(embeddings, logits, regions, small, strict=True)
         ]

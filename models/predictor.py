@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image
 
 from models import artifact as artifacts
+from models.distinctive import DistinctiveTag
 from models.embedder import Embedder
 from models.features import CoverFeatures, FeatureExtractor
 from models.image import load_image
@@ -45,7 +46,8 @@ class Predictor:
     def genres(self) -> list[str]:
         return self.artifact.genres
 
-    def distinctive(self, genre: str) -> list[str]:
+    def distinctive(self, genre: str) -> list[DistinctiveTag]:
+        """The genre's distinctive tags with their lift, strongest first ([] for an unknown genre)."""
         return list(self.artifact.distinctive.get(genre, []))
 
     def predict(self, image_bytes: bytes) -> Prediction:
@@ -64,7 +66,7 @@ class Predictor:
         return self.artifact.genre.predict_proba(vectors)
 
     def _prediction(self, features: CoverFeatures, vector: np.ndarray, probabilities: np.ndarray) -> Prediction:
-        tags = tag(features.descriptors, features.logits)
+        tags = tag(features.descriptors, features.logits, features.region_logits)
         return self._assemble(probabilities, self.artifact.popularity.predict(vector), tags, vector)
 
     def _assemble(self, probabilities: np.ndarray, popularity: Popularity, tags: list[Tag], vector: np.ndarray) -> Prediction:
@@ -72,7 +74,7 @@ class Predictor:
         genres = [GenreScore(self.genres[i], float(probabilities[i])) for i in order]
         names = {t.tag for t in tags}
         reasons = {
-            g.genre: [t for t in self.distinctive(g.genre) if t in names]
+            g.genre: [t.tag for t in self.distinctive(g.genre) if t.tag in names]
             for g in genres[:TOP_GENRES_WITH_REASONS]
         }
         return Prediction(genres, popularity, tags, reasons, self.version, vector.astype(np.float32))

@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--images", type=Path, help="folder the CSV's file column is relative to (default: the CSV's folder)")
     train.add_argument("--popularity", type=Path, help="labelled set with a popularity column (default: reuse the shipped popularity model)")
     train.add_argument("--check", type=Path, help="second labelled set to report cross-domain accuracy on")
-    train.add_argument("--top-n", type=int, default=10, help="N for distinctive tags (default 10)")
+    train.add_argument("--top-n", type=int, default=25, help="N for distinctive tags (default 25)")
     train.add_argument("--classifier", choices=["logreg", "svc"], default=Recipe.classifier)
     train.add_argument("--transform", choices=["sqrt-l2", "standard"], default=Recipe.transform)
     train.add_argument("--C", type=float, default=Recipe.C, help="inverse regularisation strength")
@@ -49,6 +49,19 @@ def build_parser() -> argparse.ArgumentParser:
     table.add_argument("--learning-curve", action="store_true",
                        help="print the shipped recipe's accuracy on shares of the training covers instead")
     compare.add_argument("--no-progress", action="store_true")
+
+    sheet = commands.add_parser("tag-sheet", help="contact sheet of the covers scoring highest for a tag (and just under it)")
+    sheet.add_argument("tag", metavar="TAG")
+    sheet.add_argument("--data", type=Path, required=True, help="labelled set or folder of images")
+    sheet.add_argument("--out", type=Path, required=True, help="PNG to write")
+    sheet.add_argument("--no-progress", action="store_true")
+
+    tag_report = commands.add_parser("tag-report", help="print the tagger's numbers: vocabulary, tags per cover, "
+                                                        "tags-only classifier, distinctive tags, tagging time")
+    tag_report.add_argument("--data", type=Path, required=True, help="labelled set (split as in training)")
+    tag_report.add_argument("--check", type=Path, help="second labelled set for the tags-only classifier")
+    tag_report.add_argument("--top-n", type=int, default=25, help="N for distinctive tags (default 25)")
+    tag_report.add_argument("--json", action="store_true", help="print one JSON object")
 
     evaluate = commands.add_parser("evaluate", help="print metrics of a model on a labelled set")
     evaluate.add_argument("--labels", type=Path, required=True, help="labels CSV: file,genres[,popularity]")
@@ -154,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "retrain":
         return _retrain(args)
+    if args.command == "tag-sheet":
+        return _tag_sheet(args)
+    if args.command == "tag-report":
+        return _tag_report(args)
     if args.command == "rollback":
         return _rollback(args)
     if args.command == "simulate-feedback":
@@ -183,6 +200,32 @@ def _run_train(args: argparse.Namespace):
     return train(args.data, args.out, images_dir=args.images, popularity_source=args.popularity,
                  check_source=args.check, recipe=recipe, top_n=args.top_n,
                  base_features_out=args.base_features, version=args.version, progress=not args.no_progress)
+
+
+def _tag_sheet(args: argparse.Namespace) -> int:
+    from training.tag_sheet import tag_sheet
+
+    if not args.data.exists():
+        print(f"error: {args.data} does not exist", file=sys.stderr)
+        return 2
+    try:
+        print(f"wrote {tag_sheet(args.tag, args.data, args.out, progress=not args.no_progress)}")
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _tag_report(args: argparse.Namespace) -> int:
+    from training.tag_report import format_report, report
+
+    for path in (args.data, args.check):
+        if path is not None and not path.exists():
+            print(f"error: {path} does not exist", file=sys.stderr)
+            return 2
+    result = report(args.data, args.check, top_n=args.top_n, progress=not args.json)
+    print(json.dumps(result) if args.json else format_report(result))
+    return 0
 
 
 def _evaluate(args: argparse.Namespace) -> int:

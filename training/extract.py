@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 from tqdm import tqdm
 
 from models.features import FeatureExtractor
 from models.image import ImageError, load_image
 from models.tagger import VERSION as TAGGER_VERSION
 from models.tagger import all_scores
+from training.cover_cache import CoverCache
 from training.datasets import Sample
 
 BATCH = 32
@@ -48,29 +50,40 @@ def extract(samples: Sequence[Sample], extractor: FeatureExtractor, cache_dir: P
     cache = _cache_path(samples, extractor, cache_dir)
     if cache is not None and cache.exists():
         return _read_cache(cache, samples)
+    covers = CoverCache(extractor, cache_dir)
     kept: list[Sample] = []
     vectors: list[np.ndarray] = []
     tag_scores: list[dict[str, float]] = []
     skipped: list[tuple[Path, str]] = []
     bar = tqdm(total=len(samples), desc="features", unit="cover", disable=not progress)
     for start in range(0, len(samples), BATCH):
-        batch, images = [], []
-        for sample in samples[start:start + BATCH]:
-            try:
-                images.append(load_image(sample.path.read_bytes()))
-                batch.append(sample)
-            except (OSError, ImageError) as exc:
-                skipped.append((sample.path, str(exc)))
-        for sample, features in zip(batch, extractor.extract(images), strict=True):
+        batch, blobs, images, unreadable = read_batch(samples[start:start + BATCH])
+        skipped.extend(unreadable)
+        for sample, features in zip(batch, covers.extract(blobs, images), strict=True):
             kept.append(sample)
             vectors.append(features.vector())
-            tag_scores.append(all_scores(features.descriptors, features.logits))
+            tag_scores.append(all_scores(features.descriptors, features.logits, features.region_logits))
         bar.update(min(BATCH, len(samples) - start))
     bar.close()
     table = FeatureTable(kept, np.stack(vectors) if vectors else np.zeros((0, 0), np.float32), tag_scores, skipped)
     if cache is not None:
         _write_cache(cache, table)
     return table
+
+
+def read_batch(samples: Sequence[Sample]) -> tuple[list[Sample], list[bytes], list[Image.Image], list[tuple[Path, str]]]:
+    """The samples that decode, their bytes and images, and (path, reason) for those that do not."""
+    kept, blobs, images, skipped = [], [], [], []
+    for sample in samples:
+        try:
+            blob = sample.path.read_bytes()
+            images.append(load_image(blob))
+        except (OSError, ImageError) as exc:
+            skipped.append((sample.path, str(exc)))
+            continue
+        kept.append(sample)
+        blobs.append(blob)
+    return kept, blobs, images, skipped
 
 
 def _cache_path(samples: Sequence[Sample], extractor: FeatureExtractor, cache_dir: Path | None) -> Path | None:

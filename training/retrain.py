@@ -54,7 +54,7 @@ from feedback.labels import NewGenres, canonical_genre, genres_to_add
 from feedback.lock import TRIGGERS, LockLost, RetrainBusy, RunLock
 from feedback.reader import HELD_OUT_SHARE, Feedback, approved_genres, load_feedback
 from models import artifact as artifacts
-from models.distinctive import distinctive_tags, genre_totals
+from models.distinctive import DistinctiveTag
 from models.genre import GenreModel, Recipe
 from models.registry import SHIPPED, ModelRegistry, registry_root
 from training.extract import tag_matrix
@@ -70,7 +70,7 @@ from training.result import (
     Status,
 )
 from training.splits import topk_hits
-from training.train import DEFAULT_TOP_N, GenreData, fit_genre
+from training.train import DEFAULT_TOP_N, GenreData, distinctive_of, fit_genre
 
 log = logging.getLogger(__name__)
 
@@ -362,12 +362,12 @@ def _artifact(result: RetrainResult, scored: dict[str, ModelScores], model: Genr
     return artifacts.Artifact(manifest, model, champion.popularity, data.vocabulary, distinctive)
 
 
-def _distinctive(data: GenreData, feedback: Feedback, top_n: int, genres: list[str]) -> dict[str, list[str]]:
+def _distinctive(data: GenreData, feedback: Feedback, top_n: int,
+                 genres: list[str]) -> dict[str, list[DistinctiveTag]]:
     rows = data.train_rows
     scores = np.concatenate([data.tag_matrix[rows], tag_matrix(feedback.train.tags, data.vocabulary)])
     labels = [data.label_sets[i] for i in rows] + list(feedback.train.label_sets)
-    totals, counts = genre_totals(scores, labels, genres)
-    return distinctive_tags(totals, counts, data.vocabulary, genres, top_n=top_n)
+    return distinctive_of(scores, labels, data.vocabulary, genres, top_n)
 
 
 def _added_genres(champion: artifacts.Artifact, data: GenreData, feedback: Feedback, db_path: Path,

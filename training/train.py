@@ -14,17 +14,18 @@ import numpy as np
 
 from models import artifact as artifacts
 from models import popularity as pop
-from models.distinctive import distinctive_tags, genre_totals
+from models.distinctive import DistinctiveTag, distinctive_tags, genre_totals
 from models.embedder import Embedder
 from models.features import FeatureExtractor
 from models.genre import GenreModel, Recipe
+from models.tagger import MIN_SCORE
 from training.datasets import genre_names, load_samples
 from training.extract import FeatureTable, extract
 from training.metrics import genre_metrics
 from training.splits import SEED, expand_multilabel, primary_genre, validation_mask
 
 log = logging.getLogger(__name__)
-DEFAULT_TOP_N = 10
+DEFAULT_TOP_N = 25
 CACHE_DIR = Path(".cache")
 
 
@@ -128,10 +129,17 @@ def evaluate_genre(model: GenreModel, vectors: np.ndarray, label_sets: list[froz
     return genre_metrics(model.predict_proba(vectors), label_sets, model.genres)
 
 
-def distinctive_from(data: GenreData, top_n: int, rows: np.ndarray | None = None) -> dict[str, list[str]]:
+def distinctive_from(data: GenreData, top_n: int, rows: np.ndarray | None = None) -> dict[str, list[DistinctiveTag]]:
     rows = data.train_rows if rows is None else rows
-    totals, counts = genre_totals(data.tag_matrix[rows], [data.label_sets[i] for i in rows], data.genres)
-    return distinctive_tags(totals, counts, data.vocabulary, data.genres, top_n=top_n)
+    return distinctive_of(data.tag_matrix[rows], [data.label_sets[i] for i in rows], data.vocabulary, data.genres, top_n)
+
+
+def distinctive_of(scores: np.ndarray, label_sets: list[frozenset[str]], vocabulary: list[str], genres: list[str],
+                   top_n: int) -> dict[str, list[DistinctiveTag]]:
+    """Distinctive tags of a (covers x vocabulary) score table, with lift and support."""
+    totals, counts = genre_totals(scores, label_sets, genres)
+    carriers, _ = genre_totals((scores >= MIN_SCORE).astype(np.float32), label_sets, genres)
+    return distinctive_tags(totals, counts, vocabulary, genres, top_n=top_n, carriers=carriers)
 
 
 def fit_popularity(table: FeatureTable) -> tuple[pop.PopularityModel, dict]:

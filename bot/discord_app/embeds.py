@@ -15,8 +15,9 @@ from discord.utils import escape_markdown
 
 from bot.genre_emojis import genre_emojis as with_spares
 from bot.render_retrain import STATUS_WORDS, difference_line, headline, metrics_table, new_genre_lines
-from bot.render_text import MAX_TAGS, TOP_GENRES, bar, popularity_line, render_stats
+from bot.render_text import MAX_TAGS, TOP_GENRES, bar, distinctive_label, popularity_line, render_stats
 from bot.replies import Reply
+from models.distinctive import DistinctiveTag
 from training.result import RetrainResult
 
 # Discord's limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
@@ -225,13 +226,14 @@ def _image_extension(data: bytes) -> str:
 # -- commands -----------------------------------------------------------------------------------------
 
 
-def tags_embed(tags: Mapping[str, list[str]], genre_emojis: Mapping[str, str]) -> discord.Embed:
+def tags_embed(tags: Mapping[str, Sequence[DistinctiveTag]], genre_emojis: Mapping[str, str]) -> discord.Embed:
     embed = discord.Embed(title="Distinctive tags", colour=COLOUR)
-    embed.description = "Tags that set a genre's covers apart from the others."
-    for genre, words in tags.items():
+    embed.description = "Tags that set a genre's covers apart from the others (×N: that many times more common there)."
+    for genre, found in tags.items():
         emoji = genre_emojis.get(genre)
         name = f"{emoji} {genre}" if emoji else genre
-        _add_field(embed, name, join_clipped((_md(w) for w in words), FIELD_VALUE_LIMIT) or "(none yet)")
+        labels = (_md(distinctive_label(t)) for t in found)
+        _add_field(embed, name, join_clipped(labels, FIELD_VALUE_LIMIT) or "(none yet)")
     return fit_total(embed)
 
 

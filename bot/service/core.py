@@ -30,6 +30,7 @@ from bot.spotify import SpotifyClient, SpotifyError
 from feedback.labels import CONFIRM, canonical_genre, clean_label
 from feedback.records import Platform, PredictionRecord, SourceKind
 from feedback.store import Store
+from models.distinctive import DistinctiveTag
 from models.image import ImageError
 from training.result import RetrainResult
 
@@ -279,8 +280,8 @@ class Service:
             log.exception("failed to attach a message id")
             return False
 
-    def tags(self, genre: str | None = None) -> dict[str, list[str]]:
-        """Distinctive tags per genre (all genres, or the one named; {} for an unknown genre)."""
+    def tags(self, genre: str | None = None) -> dict[str, list[DistinctiveTag]]:
+        """Distinctive tags (with lift) per genre (all genres, or the one named; {} for an unknown genre)."""
         predictor = self.predictor
         if genre is None:
             return {g: predictor.distinctive(g) for g in predictor.genres}

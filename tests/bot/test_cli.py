@@ -241,3 +241,35 @@ def test_a_model_from_another_scikit_learn_is_named_not_a_traceback(clean_env: P
     assert cli.main(["predict", str(cover)]) == cli.EXIT_CONFIG
     err = capsys.readouterr().err
     assert err.startswith("The model can't be loaded: model ") and "scikit-learn 0.24.2" in err
+def _model_with_lifts(directory: Path) -> Path:
+    directory.mkdir()
+    (directory / "manifest.json").write_text(json.dumps({"version": "v-tags", "genres": ["Pop", "Rock"]}))
+    (directory / "tags.json").write_text(json.dumps({"vocabulary": ["skull", "pastel", "dark"], "distinctive": {
+        "Pop": [{"tag": "pastel", "lift": 2.2, "share": 0.31, "support": 40}],
+        "Rock": [{"tag": "skull", "lift": 3.1, "share": 0.12, "support": 18}, "dark"],
+    }}))
+    return directory
+
+
+def test_tags_json_shape(clean_env: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("MODEL_DIR", str(_model_with_lifts(clean_env / "model")))
+    assert cli.main(["tags", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data) == {"genres", "model_version"} and data["model_version"] == "v-tags"
+    assert data["genres"]["Rock"] == [{"tag": "skull", "lift": 3.1, "share": 0.12},
+                                      {"tag": "dark", "lift": None, "share": None}]  # an older plain entry
+    assert all(set(t) == {"tag", "lift", "share"} for tags in data["genres"].values() for t in tags)
+
+
+def test_tags_for_one_genre_as_text_and_an_unknown_genre(clean_env: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("MODEL_DIR", str(_model_with_lifts(clean_env / "model")))
+    assert cli.main(["tags", "rock"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "Rock: skull ×3.1, dark"
+    assert cli.main(["tags", "Jazz"]) == cli.EXIT_BAD_INPUT
+    assert "I don't know the genre 'Jazz'" in capsys.readouterr().err
+
+
+def test_tags_json_on_the_shipped_model(clean_env: Path, capsys) -> None:
+    assert cli.main(["tags", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert set(data["genres"]) == {"Country", "Electronic", "HipHop", "Pop", "Rock"}

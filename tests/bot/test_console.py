@@ -16,6 +16,7 @@ import pytest
 from bot.render_text import bar, render_reply, render_stats, render_tags
 from bot.replies import Reply, error
 from models import artifact
+from models.distinctive import DistinctiveTag
 from models.prediction import GenreScore, Popularity, Prediction, Tag
 from tests.bot.fake_spotify import COVERS
 
@@ -131,7 +132,9 @@ def test_render_unsure_artist_guess_without_votes() -> None:
 
 def test_render_messages_tags_and_stats() -> None:
     assert render_reply(error("That doesn't look like an image.")) == "That doesn't look like an image."
-    assert render_tags({"Rock": ["dark"], "Pop": []}) == "Rock: dark\nPop: (none yet)"
+    assert render_tags({"Rock": [DistinctiveTag("dark")], "Pop": []}) == "Rock: dark\nPop: (none yet)"
+    with_lift = render_tags({"Rock": [DistinctiveTag("skull", 3.06, 0.1), DistinctiveTag("dark", 1.5)]})
+    assert with_lift.splitlines()[0] == "Rock: skull ×3.1, dark ×1.5"
     assert render_tags({}) == "I don't know that genre."
     stats = {
         "model_version": "v1",

@@ -8,6 +8,7 @@ import pytest
 
 from models import artifact as artifacts
 from models import popularity as pop
+from models.distinctive import DistinctiveTag
 from models.features import vector_size
 from models.genre import GenreModel, Recipe
 
@@ -24,7 +25,8 @@ def tiny_artifact(version: str = "v-test") -> artifacts.Artifact:
     popularity = pop.fit(vectors, rng.uniform(10, 50, 40))
     pop.calibrate(popularity, vectors[:10], rng.uniform(10, 50, 10))
     manifest = {"version": version, "genres": GENRES, "feature_spec": SPEC, "metrics": {}}
-    return artifacts.Artifact(manifest, genre, popularity, ["dark", "red"], {"Country": ["red"], "Rock": ["dark"]})
+    distinctive = {"Country": [DistinctiveTag("red", 2.5, 0.3, 12)], "Rock": [DistinctiveTag("dark", 1.8, 0.4, 20)]}
+    return artifacts.Artifact(manifest, genre, popularity, ["dark", "red"], distinctive)
 
 
 def test_round_trip_keeps_predictions(tmp_path):
@@ -34,7 +36,8 @@ def test_round_trip_keeps_predictions(tmp_path):
     probe = np.random.default_rng(1).normal(size=(5, vector_size())).astype(np.float32)
     np.testing.assert_allclose(loaded.genre.predict_proba(probe), original.genre.predict_proba(probe))
     assert loaded.version == "v-test" and loaded.genres == GENRES
-    assert loaded.distinctive == {"Country": ["red"], "Rock": ["dark"]}
+    assert loaded.distinctive == original.distinctive  # lift, share and support survive the round trip
+    assert artifacts.read_distinctive(tmp_path / "v1") == original.distinctive
     manifest = json.loads((tmp_path / "v1" / "manifest.json").read_text())
     assert {"version", "created", "genres", "feature_spec", "libraries", "metrics"} <= set(manifest)
 
@@ -159,3 +162,10 @@ def test_pyproject_installs_the_scikit_learn_minor_version_the_shipped_model_nee
     pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
     [requirement] = [r for r in pyproject["project"]["dependencies"] if r.startswith("scikit-learn")]
     assert requirement == f"scikit-learn>={major}.{minor},<{major}.{minor + 1}"
+def test_artifact_with_plain_word_distinctive_tags_still_loads(tmp_path):
+    """Artifacts made before lift was stored list bare words; they load with lift None."""
+    artifacts.save(tiny_artifact(), tmp_path / "v1")
+    tags = tmp_path / "v1" / "tags.json"
+    tags.write_text(json.dumps({"vocabulary": ["dark", "red"], "distinctive": {"Country": ["red"], "Rock": ["dark"]}}))
+    loaded = artifacts.load(tmp_path / "v1", SPEC)
+    assert loaded.distinctive == {"Country": [DistinctiveTag("red")], "Rock": [DistinctiveTag("dark")]}

@@ -9,7 +9,8 @@ import pytest
 import skimage.data
 from PIL import Image
 
-from models.embedder import CLASSES_PATH, DEFAULT_PATH, Embedder, imagenet_classes
+from models.embedder import CLASSES_PATH, DEFAULT_PATH, REGIONS, Embedder, imagenet_classes
+from models.onnx_graph import OnnxFormatError, with_feature_map
 
 
 @pytest.fixture(scope="module")
@@ -93,3 +94,15 @@ def model_card_digest() -> str:
 def test_sha256_is_the_model_card_digest(embedder):
     assert embedder.sha256 == model_card_digest()
     assert embedder.sha256 == hashlib.sha256(DEFAULT_PATH.read_bytes()).hexdigest()
+def test_region_head_uses_the_graphs_own_classifier(embedder: Embedder):
+    """A feature map equal to the embedding everywhere must give the cover's own logits in every region."""
+    image = Image.new("RGB", (300, 300), (200, 40, 40))
+    embedding, logits, regions = embedder.embed_regions([image])
+    assert regions.shape == (1, len(REGIONS), 1000)
+    flat_map = np.broadcast_to(embedding[:, :, None, None], (1, Embedder.DIM, 7, 7))
+    np.testing.assert_allclose(embedder.region_logits(flat_map)[0], np.repeat(logits, len(REGIONS), axis=0), atol=1e-3)
+
+
+def test_onnx_reader_refuses_what_is_not_a_classifier_graph():
+    with pytest.raises(OnnxFormatError):
+        with_feature_map(b"\x0a\x03abc")  # a protobuf with no graph field

@@ -13,6 +13,7 @@ from bot.discord_app.cogs.info import InfoCog
 from bot.replies import OOPS
 from bot.retraining import RetrainFailed, RetrainRefused
 from bot.service.genres import GenresReport, PendingGenre
+from models.distinctive import DistinctiveTag
 from tests.bot.discord.helpers import (
     MockBot,
     MockContext,
@@ -36,7 +37,7 @@ def make_cogs(service: Any) -> tuple[MockBot, InfoCog, AdminCog]:
 
 async def test_tags_for_one_genre() -> None:
     service = make_service()
-    service.tags.return_value = {"Rock": ["guitar", "dark"]}
+    service.tags.return_value = {"Rock": [DistinctiveTag("guitar", 3.1, 0.2, 30), DistinctiveTag("dark")]}
     _, info, _ = make_cogs(service)
     interaction = MockInteraction()
 
@@ -44,7 +45,7 @@ async def test_tags_for_one_genre() -> None:
 
     service.tags.assert_called_once_with("rock")
     embed = interaction.response.send_message.await_args.kwargs["embed"]
-    assert [(f.name, f.value) for f in embed.fields] == [("🎸 Rock", "guitar, dark")]
+    assert [(f.name, f.value) for f in embed.fields] == [("🎸 Rock", "guitar ×3.1, dark")]
 
 
 async def test_tags_for_an_unknown_genre_is_an_ephemeral_hint() -> None:

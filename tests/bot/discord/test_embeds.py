@@ -19,6 +19,7 @@ from bot.discord_app.embeds import (
 )
 from bot.replies import Reply, busy, error
 from bot.settings import DEFAULT_GENRE_EMOJIS
+from models.distinctive import DistinctiveTag
 from tests.bot.discord.helpers import make_prediction, prediction_reply
 from tests.bot.retrain_results import PROMOTED
 
@@ -141,9 +142,10 @@ def test_clip_helpers() -> None:
 
 
 def test_tags_embed() -> None:
-    embed = tags_embed({"Rock": ["guitar", "dark"], "Pop": []}, DEFAULT_GENRE_EMOJIS)
-    assert [(f.name, f.value) for f in embed.fields] == [("🎸 Rock", "guitar, dark"), ("🎵 Pop", "(none yet)")]
-    many = tags_embed({f"G{i}": ["x" * 500] * 10 for i in range(40)}, {})
+    rock = [DistinctiveTag("guitar", 3.14, 0.2), DistinctiveTag("dark")]
+    embed = tags_embed({"Rock": rock, "Pop": []}, DEFAULT_GENRE_EMOJIS)
+    assert [(f.name, f.value) for f in embed.fields] == [("🎸 Rock", "guitar ×3.1, dark"), ("🎵 Pop", "(none yet)")]
+    many = tags_embed({f"G{i}": [DistinctiveTag("x" * 500, 2.0)] * 10 for i in range(40)}, {})
     within_limits(many)
 
 

@@ -16,6 +16,7 @@ from bot.discord_app.cogs.guess import GuessCog
 from bot.discord_app.cogs.info import InfoCog
 from bot.discord_app.cogs.votes import VotesCog
 from bot.service import Service, open_service
+from models.distinctive import DistinctiveTag
 from models.prediction import Prediction
 from tests.bot.discord.helpers import (
     GENRES,
@@ -35,8 +36,8 @@ class StubPredictor:
     version = "v20260101-000000"
     genres = GENRES
 
-    def distinctive(self, genre: str) -> list[str]:
-        return ["dark"] if genre == "Rock" else []
+    def distinctive(self, genre: str) -> list[DistinctiveTag]:
+        return [DistinctiveTag("dark", 2.0)] if genre == "Rock" else []
 
     def predict_images(self, images: Sequence[Any]) -> list[Prediction]:
         return [make_prediction() for _ in images]

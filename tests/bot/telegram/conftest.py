@@ -27,6 +27,7 @@ from bot.replies import Reply, VoteAck
 from bot.service import Service, ServiceConfig
 from bot.settings import Settings
 from bot.telegram_app import build_application
+from models.distinctive import DistinctiveTag
 from models.prediction import GenreScore, Popularity, Prediction, Tag
 
 TOKEN = "7012345678:AAH-test-telegram-token_abcdef"
@@ -86,7 +87,8 @@ def fake_service(admins: tuple[str, ...] = (str(ADMIN_ID),)) -> MagicMock:
     service.retract.return_value = True
     service.attach_message.return_value = True
     service.tags.side_effect = lambda genre=None: (
-        {g: ["dark", "guitar"] for g in GENRES} if genre is None else {"Rock": ["dark", "guitar"]}
+        {g: [DistinctiveTag("dark", 1.4), DistinctiveTag("guitar")] for g in GENRES} if genre is None
+        else {"Rock": [DistinctiveTag("dark", 1.4), DistinctiveTag("guitar")]}
     )
     service.stats.return_value = {
         "model_version": "v20261122-044653",

@@ -74,8 +74,9 @@ async def test_tags_stats_forget_help(tg: Harness) -> None:
     await tg.feed(message_update("/help"))
     await tg.feed(message_update("/start"))
     all_tags, rock, stats, forget, help_text, start = texts(tg)
-    assert all_tags.splitlines()[0] == "Country: dark, guitar" and len(all_tags.splitlines()) == 5
-    assert rock == "Rock: dark, guitar"
+    assert all_tags.splitlines()[0] == "Country: dark ×1.4, guitar"
+    assert len(all_tags.splitlines()) == 6  # five genres and the line saying what ×N means
+    assert rock.splitlines()[0] == "Rock: dark ×1.4, guitar"
     assert tg.service.tags.call_args_list[1].args == ("rock",)
     assert stats.startswith("Model v20261122-044653") and "Live accuracy: 60% of 5 voted" in stats
     tg.service.forget.assert_awaited_once_with("telegram", str(USER_ID))
