@@ -56,9 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "console", help="chat with the bot in the terminal, one line per request (works through a pipe)"
     )
-    predict = commands.add_parser("predict", help="judge one local image and print the result")
-    predict.add_argument("path", type=Path, metavar="PATH", help="the image file")
-    predict.add_argument("--json", action="store_true", help="print the prediction as JSON")
+    predict = commands.add_parser("predict", help="judge local images and print the results")
+    predict.add_argument("paths", type=Path, nargs="+", metavar="PATH", help="image files")
+    predict.add_argument("--json", action="store_true",
+                         help="print each prediction as JSON (one object per line for several paths)")
     for name, other in (("discord", "telegram"), ("telegram", "discord")):
         front_end = commands.add_parser(
             name, help=f"run the {name.title()} bot (add '{other}' to run both in one process)"
@@ -86,7 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet = args.command in ("predict", "console") and "LOG_LEVEL" not in settings.model_fields_set
     configure_logging("WARNING" if quiet else settings.LOG_LEVEL, settings.LOG_FORMAT, settings.secret_values())
     if args.command == "predict":
-        return predict(args.path, as_json=args.json, settings=settings)
+        return predict(args.paths, as_json=args.json, settings=settings)
     if args.command == "console":
         from bot.console import run_console
 
@@ -97,28 +98,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _guarded(lambda: run_front_ends(names, settings))
 
 
-def predict(path: Path, *, as_json: bool, settings: Settings) -> int:
+def predict(paths: Sequence[Path], *, as_json: bool, settings: Settings) -> int:
+    """Judge each image; a bad one is reported on stderr and the rest still get an answer."""
     from bot.render_text import render_reply
     from bot.replies import Reply
     from bot.service import load_predictor
     from models.image import MAX_BYTES, ImageError, load_image
 
-    try:
-        if path.stat().st_size > MAX_BYTES:
-            raise ImageError(f"That image is too large (the limit is {MAX_BYTES / 1e6:.0f} MB).")
-        image = load_image(path.read_bytes())  # before loading the model: bad input fails fast
-        [prediction] = load_predictor(settings).predict_images([image])
-    except ImageError as exc:
-        print(f"{path}: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except OSError as exc:
-        print(f"{path}: I couldn't read that file ({exc.strerror or exc}).", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if as_json:
-        print(json.dumps(prediction.to_dict(), ensure_ascii=False, indent=2))
-    else:
-        print(render_reply(Reply(kind="prediction", title=path.name, prediction=prediction, source_kind="console")))
-    return 0
+    predictor = None
+    status = 0
+    for path in paths:
+        try:
+            if path.stat().st_size > MAX_BYTES:
+                raise ImageError(f"That image is too large (the limit is {MAX_BYTES / 1e6:.0f} MB).")
+            image = load_image(path.read_bytes())  # before loading the model: bad input fails fast
+            predictor = predictor or load_predictor(settings)
+            [prediction] = predictor.predict_images([image])
+        except ImageError as exc:
+            print(f"{path}: {exc}", file=sys.stderr)
+            status = EXIT_BAD_INPUT
+            continue
+        except OSError as exc:
+            print(f"{path}: I couldn't read that file ({exc.strerror or exc}).", file=sys.stderr)
+            status = EXIT_BAD_INPUT
+            continue
+        if as_json and len(paths) > 1:
+            print(json.dumps({"path": str(path), **prediction.to_dict()}, ensure_ascii=False), flush=True)
+        elif as_json:
+            print(json.dumps(prediction.to_dict(), ensure_ascii=False, indent=2))
+        else:
+            print(render_reply(Reply(kind="prediction", title=path.name, prediction=prediction, source_kind="console")))
+    return status
 
 
 def healthcheck(settings: Settings) -> int:
