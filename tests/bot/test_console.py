@@ -140,3 +140,16 @@ def test_render_messages_tags_and_stats() -> None:
         "last_retrain": None,
     }
     assert "Live accuracy: 50% of 2 voted" in render_stats(stats)
+
+
+def test_console_reply_shows_what_the_cover_reads_on_one_clean_line() -> None:
+    from dataclasses import replace
+
+    text = "STRAIGHT\nOUTTA\x1b[31m COMPTON\x07"
+    reply = Reply(kind="prediction", title="cover.jpg",
+                  prediction=replace(prediction(), text=text, read_words=["COMPTON"]), prediction_id=1)
+    rendered = render_reply(reply)
+    assert "reads: STRAIGHT OUTTA [31m COMPTON" in rendered
+    assert "\x1b" not in rendered and "\x07" not in rendered
+    assert 'why: dark, guitar, "COMPTON"' in rendered  # read words behind the top genre
+    assert "reads:" not in render_reply(Reply(kind="prediction", title="c", prediction=prediction(), prediction_id=1))

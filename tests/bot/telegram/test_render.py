@@ -107,3 +107,19 @@ def test_retrain_result_from_the_training_package() -> None:
 def test_progress_text() -> None:
     assert render.render_progress((), {}) == "Retraining…"
     assert render.render_progress(("fitting", 0.5), {"step": 2}) == "Retraining… fitting · 0.5 · step: 2"
+
+
+def test_read_text_is_html_escaped_and_cut() -> None:
+    from dataclasses import replace
+
+    from tests.bot.telegram.conftest import make_prediction, prediction_reply
+
+    text = "<b>FAKE</b> <a href='http://x'>link</a> & @everyone " + "LONG " * 40
+    reply = prediction_reply(prediction=replace(make_prediction(), text=text, read_words=["<i>"]))
+    rendered = render.render_prediction(reply, "👍")
+    for message in [rendered.caption, *rendered.text]:
+        assert "<b>FAKE</b>" not in message and "<a href" not in message and "<i>" not in message
+    whole = "\n".join(rendered.text)
+    (line,) = [x for x in whole.split("\n") if x.startswith("reads: ")]
+    assert line.startswith("reads: &lt;b&gt;FAKE&lt;/b&gt; &lt;a href='http://x'&gt;link&lt;/a&gt; &amp; @everyone")
+    assert html.unescape(line).endswith("…") and len(html.unescape(line)) <= len("reads: ") + 80
