@@ -69,7 +69,7 @@ class TextModel:
         scores = {}
         for word in dict.fromkeys(normalise(text).split()):
             row = vectoriser.transform([word])
-            score = float(row @ weights)
+            score = float(np.asarray(row @ weights).ravel()[0])
             if score > 0 and len(word) > 1:
                 scores[word] = score
         return sorted(scores, key=lambda w: -scores[w])[:limit]

@@ -185,7 +185,8 @@ def retrain(
         else:
             bar.set_postfix_str(f"fitting on {len(data.train_rows)} + {len(feedback.train)} covers")
             recipe = Recipe.from_dict(champion.manifest["recipe"])
-            model = fit_genre(data, recipe, extra=(feedback.train.vectors, feedback.train.label_sets))
+            model = fit_genre(data, recipe, extra=(feedback.train.vectors, feedback.train.label_sets),
+                              extra_texts=feedback.train.texts)
             checkpoint("after_fit")
             bar.update()
             bar.set_postfix_str("evaluating")
@@ -284,7 +285,7 @@ def _origin(champion: artifacts.Artifact, champion_top1: float, data: GenreData,
         return {"version": recorded.get("version"), "base_validation_top1": float(recorded["base_validation_top1"])}
     shipped = artifacts.load(artifacts.SHIPPED_DIR, spec)
     val = data.validation_rows
-    top1 = evaluate_genre(shipped.genre, data.vectors[val], [data.label_sets[i] for i in val])["top1"]
+    top1 = evaluate_genre(shipped.genre, data.vectors[val], [data.label_sets[i] for i in val], data.texts_of(val))["top1"]
     return {"version": shipped.version, "base_validation_top1": float(top1)}
 
 
@@ -307,8 +308,8 @@ def _counts(data: GenreData, feedback: Feedback, include_spotify: bool) -> dict[
 
 def _evaluate(champion, challenger, data: GenreData, feedback: Feedback) -> dict:
     val = data.validation_rows
-    base = (data.vectors[val], [data.label_sets[i] for i in val])
-    held = (feedback.held_out.vectors, feedback.held_out.label_sets) if len(feedback.held_out) else None
+    base = (data.vectors[val], [data.label_sets[i] for i in val], data.texts_of(val))
+    held = (feedback.held_out.vectors, feedback.held_out.label_sets, feedback.held_out.texts) if len(feedback.held_out) else None
     return {
         name: {
             "base_validation": evaluate_genre(model, *base),

@@ -10,10 +10,13 @@ import pytest
 
 from bot.store import PredictionRecord, Store, default_path
 from bot.store.migrate import Migration, load_migrations, split_statements
+from bot.store.records import encode_record
 from training.labels import CONFIRM
 
 T0 = 1_700_000_000.0
 DAY = 86_400.0
+SHIPPED = [(m.version, m.name) for m in load_migrations()]
+NEXT = SHIPPED[-1][0] + 1  # a version no shipped migration uses
 
 
 class Clock:
@@ -69,34 +72,52 @@ def table_count(path: Path, table: str) -> int:
 
 async def test_migrations_apply_once_and_are_recorded(db_path: Path, clock: Clock):
     store = await Store.open(db_path, clock=clock)
-    assert await store.applied_migrations() == [(1, "initial")]
+    assert await store.applied_migrations() == SHIPPED
+    assert SHIPPED[:2] == [(1, "initial"), (2, "prediction_text")]
     await store.close()
 
     clock.now += 60
     store = await Store.open(db_path, clock=clock)  # re-open: nothing to apply
-    assert await store.applied_migrations() == [(1, "initial")]
+    assert await store.applied_migrations() == SHIPPED
     await store.close()
     with sqlite3.connect(db_path) as conn:
         ledger = conn.execute("SELECT version, name, applied FROM schema_migrations").fetchall()
-    assert ledger == [(1, "initial", T0)]
+    assert ledger == [(v, n, T0) for v, n in SHIPPED]
 
 
 async def test_later_migration_applied_on_reopen(db_path: Path, clock: Clock):
     await (await Store.open(db_path, clock=clock)).close()
-    extra = Migration(2, "notes", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);")
+    extra = Migration(NEXT, "notes", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);")
     store = await Store.open(db_path, clock=clock, migrations=[*load_migrations(), extra])
-    assert await store.applied_migrations() == [(1, "initial"), (2, "notes")]
+    assert await store.applied_migrations() == [*SHIPPED, (NEXT, "notes")]
     await store.close()
     assert table_count(db_path, "notes") == 0
 
 
 async def test_failed_migration_rolls_back_and_is_not_recorded(db_path: Path, clock: Clock):
-    broken = Migration(2, "broken", "CREATE TABLE half (id INTEGER);\nINSERT INTO nowhere VALUES (1);")
+    broken = Migration(NEXT, "broken", "CREATE TABLE half (id INTEGER);\nINSERT INTO nowhere VALUES (1);")
     with pytest.raises(sqlite3.OperationalError):
         await Store.open(db_path, clock=clock, migrations=[*load_migrations(), broken])
     with sqlite3.connect(db_path) as conn:
-        assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(1,)]
+        assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(v,) for v, _ in SHIPPED]
         assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'half'").fetchall()
+
+
+async def test_an_old_database_gains_read_text_and_keeps_its_rows(db_path: Path, clock: Clock):
+    initial = [m for m in load_migrations() if m.version == 1]
+    await (await Store.open(db_path, clock=clock, migrations=initial)).close()
+    values = {k: v for k, v in encode_record(record()).items() if k != "read_text"} | {"created": T0}
+    with sqlite3.connect(db_path) as conn:  # a row written by a version that did not read covers
+        assert "read_text" not in {row[1] for row in conn.execute("PRAGMA table_info(predictions)")}
+        old_id = conn.execute(f"INSERT INTO predictions ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+                              list(values.values())).lastrowid
+
+    store = await Store.open(db_path, clock=clock)
+    new_id = await store.record_prediction(record(image_sha256="cd" * 32, read_text="GREATEST HITS"))
+    await store.close()
+    with sqlite3.connect(db_path) as conn:
+        rows = dict(conn.execute("SELECT id, read_text FROM predictions").fetchall())
+    assert rows == {old_id: None, new_id: "GREATEST HITS"}
 
 
 async def test_pragmas(store: Store):
