@@ -1,7 +1,8 @@
-"""Benchmark the cover pipeline: decode → embed → descriptors → classify → tags.
+"""Benchmark the cover pipeline: decode → embed → descriptors → read text → classify → tags.
 
-Prints per-cover latency (p50/p95) on one thread, throughput with batching, cold start and peak
-RSS. Run: `python benchmarks/bench_models.py [--covers DIR] [--n 200]`. Numbers, not a test.
+Prints per-cover latency (p50/p95) on one thread, with and without reading the cover's text,
+throughput with batching, cold start and peak RSS.
+Run: `python benchmarks/bench_models.py [--covers DIR] [--n 200]`. Numbers, not a test.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one core, as promised to small servers
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from models.reader import SETTINGS_VERSION as READER_SETTINGS  # noqa: E402
+
 DEFAULT_COVERS = ROOT.parent / "shared" / "data" / "covers-spotify-fresh" / "images"
 
 
@@ -46,11 +50,9 @@ def main() -> int:
 
     for blob in blobs[:10]:
         predictor.predict(blob)
-    latencies = []
-    for blob in blobs:
-        t = time.perf_counter()
-        predictor.predict(blob)
-        latencies.append((time.perf_counter() - t) * 1000)
+    latencies = time_each(predictor, blobs)
+    image_only = Predictor(predictor.artifact, predictor.extractor, predictor.path, reader=None)
+    latencies_image_only = time_each(image_only, blobs)
 
     serving_peak = peak_rss_mb()  # one cover at a time, as the bot serves
 
@@ -66,13 +68,26 @@ def main() -> int:
     print(f"covers: {len(blobs)} from {args.covers}")
     print(f"model: {predictor.version}; one onnxruntime thread")
     print(f"cold start (import + load + first prediction): {cold:.2f} s")
-    print(f"per cover, one at a time: p50 {statistics.median(latencies):.1f} ms, p95 {percentile(latencies, 95):.1f} ms")
+    print(f"reader: {READER_SETTINGS}; genre model reads text: {predictor.reads_text}")
+    print(f"per cover, one at a time, reading text: p50 {statistics.median(latencies):.1f} ms, "
+          f"p95 {percentile(latencies, 95):.1f} ms")
+    print(f"per cover, one at a time, image only (no reading): p50 {statistics.median(latencies_image_only):.1f} ms, "
+          f"p95 {percentile(latencies_image_only, 95):.1f} ms")
     print(f"per cover, batches of {args.batch} (decoded): {batched:.1f} ms ({1000 / batched:.0f} covers/s)")
     print("stage medians (ms): " + ", ".join(f"{k} {v:.1f}" for k, v in stages.items()))
     print(f"peak RSS serving one cover at a time: {serving_peak:.0f} MB")
     print(f"peak RSS after the batched run (onnxruntime's arena grows with the batch; "
           f"{len(images)} decoded covers held): {peak_rss_mb():.0f} MB")
     return 0
+
+
+def time_each(predictor, blobs: list[bytes]) -> list[float]:
+    latencies = []
+    for blob in blobs:
+        t = time.perf_counter()
+        predictor.predict(blob)
+        latencies.append((time.perf_counter() - t) * 1000)
+    return latencies
 
 
 def peak_rss_mb() -> float:
@@ -84,23 +99,29 @@ def stage_times(predictor, blobs: list[bytes]) -> dict[str, float]:
     from models.features import CoverFeatures, shrink
     from models.image import load_image
     from models.tagger import all_scores
+    from models.text_tags import text_tags
 
-    times: dict[str, list[float]] = {"decode": [], "embed": [], "descriptors": [], "classify": [], "tags": []}
+    times: dict[str, list[float]] = {"decode": [], "embed": [], "descriptors": [], "read": [], "classify": [], "tags": []}
     for blob in blobs:
         t0 = time.perf_counter()
-        image = shrink(load_image(blob))
+        decoded = load_image(blob)
+        image = shrink(decoded)
         t1 = time.perf_counter()
         embedding, logits = predictor.extractor.embedder.embed([image])
         t2 = time.perf_counter()
         d = descriptors.describe(image)
         t3 = time.perf_counter()
-        vector = CoverFeatures(embedding[0], logits[0], d).vector()[None, :]
-        predictor.predict_vectors(vector)
-        predictor.artifact.popularity.predict(vector[0])
+        reading = predictor.reader.read(decoded)
         t4 = time.perf_counter()
-        all_scores(d, logits[0])
+        vector = CoverFeatures(embedding[0], logits[0], d).vector()[None, :]
+        predictor.predict_vectors(vector, [reading.text])
+        predictor.artifact.popularity.predict(vector[0])
         t5 = time.perf_counter()
-        for key, a, b in zip(times, (t0, t1, t2, t3, t4), (t1, t2, t3, t4, t5)):
+        all_scores(d, logits[0])
+        text_tags(reading)
+        t6 = time.perf_counter()
+        marks = (t0, t1, t2, t3, t4, t5, t6)
+        for key, a, b in zip(times, marks[:-1], marks[1:]):
             times[key].append((b - a) * 1000)
     return {k: statistics.median(v) for k, v in times.items()}
 
