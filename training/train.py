@@ -20,6 +20,7 @@ from models.features import FeatureExtractor
 from models.genre import GenreModel, Recipe
 from models.reader import SETTINGS_VERSION, reader_version
 from models.text_genre import has_text
+from models.text_tags import text_scores
 from training.datasets import genre_names, load_samples
 from training.extract import FeatureTable, extract
 from training.metrics import genre_metrics
@@ -239,7 +240,12 @@ def train(data_source: Path, out: Path, *, images_dir: Path | None = None, popul
 def load_genre_data(source: Path, extractor: FeatureExtractor, *, images_dir: Path | None = None,
                     cache_dir: Path | None = CACHE_DIR, progress: bool = True, read: bool = True) -> tuple[FeatureTable, GenreData]:
     table = extract(load_samples(source, images_dir), extractor, cache_dir=cache_dir, progress=progress)
-    texts = [r.text for r in read_texts([s.path for s in table.samples], cache_dir, progress=progress)] if read else None
+    texts = None
+    if read:
+        readings = read_texts([s.path for s in table.samples], cache_dir, progress=progress)
+        texts = [r.text for r in readings]
+        for scores, reading in zip(table.tag_scores, readings):  # text tags can be distinctive too
+            scores.update(text_scores(reading))
     return table, genre_data(table, _dataset_root(source), texts, source=_display(source) or "")
 
 
