@@ -7,21 +7,21 @@ name, or "ok" for the top guess). Replies go to stdout; the end of input exits.
 from __future__ import annotations
 
 import asyncio
-import threading
 import logging
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
 from bot.render_text import render_reply, render_stats, render_tags
-from bot.replies import OOPS, IncomingImage, Reply, Requester
+from bot.replies import OOPS, IncomingImage, Platform, Reply, Requester
 from bot.service import Service, open_service
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "console"
+PLATFORM: Platform = "console"
 USER_ID = "local"
 VOTE_HINT = 'Vote: type the right genre ({genres}), or "ok" if {top} is right.'
 HELP = """\
@@ -117,9 +117,9 @@ class Console:
     async def _ask(self, line: str) -> Reply | None:
         if (reply := await self.service.guess_text(self.who, line)) is not None:
             return reply
-        path = Path(line).expanduser()
-        if path.is_file():
-            return await self.service.guess(who=self.who, image=_read_image(path))
+        path = await asyncio.to_thread(Path(line).expanduser)
+        if await asyncio.to_thread(path.is_file):
+            return await self.service.guess(who=self.who, image=await asyncio.to_thread(_read_image, path))
         return None
 
     def _print(self, text: str) -> None:

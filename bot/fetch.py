@@ -111,7 +111,7 @@ async def fetch_image(
     *,
     allow_private: bool = False,
     max_bytes: int = MAX_BYTES,
-    timeout: float = 10.0,
+    timeout: float = 10.0,  # noqa: ASYNC109  (a timeout ends as FetchError("timeout"), with its message)
     max_redirects: int = 3,
     resolver: AbstractResolver | None = None,
 ) -> bytes:
@@ -130,7 +130,7 @@ async def fetch_image(
 
 
 async def resolve_short_link(
-    session: aiohttp.ClientSession, url: str, *, max_redirects: int = 5, timeout: float = 10.0
+    session: aiohttp.ClientSession, url: str, *, max_redirects: int = 5, timeout: float = 10.0  # noqa: ASYNC109
 ) -> SpotifyRef | None:
     """Follow a spotify.link / spoti.fi link to the Spotify item it names, or None.
 

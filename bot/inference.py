@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from models.image import ImageError, load_image
 from models.prediction import Prediction
@@ -72,7 +72,7 @@ class Slot:
         if not self._handed_over:
             self.release()
 
-    def hand_over(self, future: Future[object]) -> None:
+    def hand_over(self, future: Future[Any]) -> None:
         self._handed_over = True
         future.add_done_callback(lambda _: self.release())
 

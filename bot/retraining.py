@@ -157,7 +157,7 @@ class Retrainer:
         predictor = self._service.predictor
         wanted = await asyncio.to_thread(
             resolve_model_dir, self._settings.MODEL_DIR, self._settings.DATA_DIR, predictor.extractor.spec)
-        if predictor.path is not None and Path(wanted).resolve() == Path(predictor.path).resolve():
+        if predictor.path is not None and await asyncio.to_thread(_same_path, wanted, predictor.path):
             return False
         self._service.swap_predictor(await asyncio.to_thread(predictor.reload, Path(wanted)))
         return True
@@ -181,3 +181,7 @@ async def _say(progress: Progress | None, text: str) -> None:
     outcome = progress(text)
     if inspect.isawaitable(outcome):
         await outcome
+
+
+def _same_path(a: str | Path, b: str | Path) -> bool:
+    return Path(a).resolve() == Path(b).resolve()

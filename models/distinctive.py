@@ -16,7 +16,7 @@ def genre_totals(scores: np.ndarray, label_sets: Sequence[set[str]], genres: Seq
     """Summed tag scores per genre (genres × tags) and covers per genre. Multi-genre covers count for each."""
     totals = np.zeros((len(genres), scores.shape[1]), dtype=np.float64)
     counts = np.zeros(len(genres), dtype=np.int64)
-    for row, labels in zip(scores, label_sets):
+    for row, labels in zip(scores, label_sets, strict=True):
         for g, genre in enumerate(genres):
             if genre in labels:
                 totals[g] += row

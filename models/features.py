@@ -81,5 +81,5 @@ class FeatureExtractor:
         embeddings, logits = self.embedder.embed(small)
         return [
             CoverFeatures(embedding=e, logits=l, descriptors=desc.describe(image))
-            for e, l, image in zip(embeddings, logits, small)
+            for e, l, image in zip(embeddings, logits, small, strict=True)
         ]

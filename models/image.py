@@ -33,7 +33,7 @@ def load_image(data: bytes, *, max_bytes: int = MAX_BYTES, max_pixels: int = MAX
     if len(data) > max_bytes:
         raise ImageError(f"That image is too large ({len(data) / MB:.1f} MB; the limit is {max_bytes / MB:.0f} MB).")
     try:
-        image = Image.open(io.BytesIO(data), formats=FORMATS)
+        image: Image.Image = Image.open(io.BytesIO(data), formats=FORMATS)
         _check_pixels(image, max_pixels)
         image.seek(0)  # GIF / animated WebP: first frame
         image.load()

@@ -90,7 +90,7 @@ def fit(vectors: np.ndarray, popularity: np.ndarray, seed: int = 0) -> Popularit
                            float(ridge.intercept_), median, shrink, 0.0, 0.0, 0.0)
 
 
-def calibrate(model: PopularityModel, vectors: np.ndarray, popularity: np.ndarray) -> dict[str, float]:
+def calibrate(model: PopularityModel, vectors: np.ndarray, popularity: np.ndarray) -> dict[str, float | list[float]]:
     """Set the interval and skill from held-out rows; return the validation metrics.
 
     Guard: if the model is worse than the median on these rows, it falls back to the median.

@@ -72,15 +72,14 @@ class Predictor:
         readings = [self.reader.read(image) if self.reader else EMPTY for image in images]
         vectors = np.stack([f.vector() for f in features])
         probabilities = self.artifact.genre.predict_proba(vectors, [r.text for r in readings])
-        return [self._prediction(f, r, v, p) for f, r, v, p in zip(features, readings, vectors, probabilities)]
+        return [self._prediction(f, r, v, p) for f, r, v, p in zip(features, readings, vectors, probabilities, strict=True)]
 
     def predict_vectors(self, vectors: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
         return self.artifact.genre.predict_proba(vectors, texts)
 
     def _prediction(self, features: CoverFeatures, reading: Reading, vector: np.ndarray, probabilities: np.ndarray) -> Prediction:
         tags = merge_tags(tag(features.descriptors, features.logits), text_tags(reading))
-        prediction = self._assemble(probabilities, self.artifact.popularity.predict(vector), tags, vector, reading.text)
-        return prediction
+        return self._assemble(probabilities, self.artifact.popularity.predict(vector), tags, vector, reading.text)
 
     def _assemble(self, probabilities: np.ndarray, popularity: Popularity, tags: list[Tag], vector: np.ndarray,
                   text: str = "") -> Prediction:

@@ -109,7 +109,7 @@ class ModelRegistry:
         if name is None or name == SHIPPED:
             return SHIPPED, self.shipped_dir, artifacts.load(self.shipped_dir, expected_spec)
         if name == "":
-            problem = "CURRENT is unreadable"
+            problem: str | None = "CURRENT is unreadable"
             older = list(reversed(self.versions()))
         else:
             loaded, problem = _try_load(self.root / name, expected_spec)

@@ -91,10 +91,11 @@ def _chosen(params: dict | None) -> str:
     return " → " + ", ".join(f"{name.split('__')[-1]}={value}" for name, value in params.items())
 
 
-def learning_curve(data_source: Path, check_source: Path, recipe: Recipe = Recipe(),
+def learning_curve(data_source: Path, check_source: Path, recipe: Recipe | None = None,
                    shares: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0), repeats: int = 5, progress: bool = True) -> list[dict]:
     """The shipped recipe fitted on seeded, stratified shares of the training covers (same validation
     split): how much more labelled data alone might buy."""
+    recipe = recipe or Recipe()
     _, _, data, check = _load(data_source, check_source, progress)
     validation = [data.label_sets[i] for i in data.validation_rows]
     strata = [primary_genre(data.label_sets[i]) for i in data.train_rows]

@@ -67,5 +67,5 @@ def format_confusion(confusion: dict) -> str:
     labels = confusion["labels"]
     width = max(len(label) for label in labels) + 2
     header = " " * width + "".join(f"{label[:width - 1]:>{width}}" for label in labels)
-    rows = [f"{a:<{width}}" + "".join(f"{v:>{width}}" for v in row) for a, row in zip(labels, confusion["matrix"])]
+    rows = [f"{a:<{width}}" + "".join(f"{v:>{width}}" for v in row) for a, row in zip(labels, confusion["matrix"], strict=True)]
     return "\n".join([header, *rows])

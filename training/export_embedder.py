@@ -117,19 +117,19 @@ def main() -> int:
     d_single = 0.0
     for i in range(len(x)):
         o1 = emb._session.run(["embedding", "logits"], {"input": x[i : i + 1]})
-        for a, b in zip(o1, (t_emb[i : i + 1], t_logits[i : i + 1])):
+        for a, b in zip(o1, (t_emb[i : i + 1], t_logits[i : i + 1]), strict=True):
             d_single = max(d_single, float(np.abs(a - b).max()))
     print(f"onnxruntime batch-of-1 vs torch: max abs diff {d_single:.3g}")
     if max(d_emb, d_logits, d_single) > TOL or o_emb.shape != (len(x), 1280) or o_logits.shape != (len(x), 1000):
         raise SystemExit(f"FAIL: ONNX output differs from torch by more than {TOL} (or has the wrong shape)")
 
     classes = imagenet_classes()
-    for name, row in zip(names, o_logits):
+    for name, row in zip(names, o_logits, strict=True):
         p = np.exp(row - row.max())
         p /= p.sum()
         top = np.argsort(-row)[:3]
         print(f"  {name:16s} " + ", ".join(f"{classes[k]} ({p[k]:.2f})" for k in top))
-    top1 = {n: classes[int(np.argmax(r))] for n, r in zip(names, o_logits)}
+    top1 = {n: classes[int(np.argmax(r))] for n, r in zip(names, o_logits, strict=True)}
     if "cat" not in top1["chelsea"] or not any(w in top1["coffee"] for w in ("espresso", "cup", "coffee")):
         raise SystemExit(f"FAIL: implausible top-1 classes: chelsea={top1['chelsea']!r}, coffee={top1['coffee']!r}")
 

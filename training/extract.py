@@ -61,7 +61,7 @@ def extract(samples: Sequence[Sample], extractor: FeatureExtractor, cache_dir: P
                 batch.append(sample)
             except (OSError, ImageError) as exc:
                 skipped.append((sample.path, str(exc)))
-        for sample, features in zip(batch, extractor.extract(images)):
+        for sample, features in zip(batch, extractor.extract(images), strict=True):
             kept.append(sample)
             vectors.append(features.vector())
             tag_scores.append(all_scores(features.descriptors, features.logits))

@@ -43,7 +43,7 @@ def weighted_tally(votes: Iterable[Vote], known_genres: set[str], admin_weight: 
     tally: Counter[str] = Counter()
     for vote in votes:
         if vote.label in known_genres:
-            tally[vote.label] += admin_weight if vote.is_admin else 1.0
+            tally[vote.label] += admin_weight if vote.is_admin else 1.0  # type: ignore[assignment]  # typeshed: int counts
     return tally
 
 

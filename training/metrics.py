@@ -14,7 +14,7 @@ from training.splits import topk_hits
 def credited_truth(predicted: Sequence[str], label_sets: Sequence[frozenset[str]], genres: Sequence[str]) -> list[str]:
     """For F1 and confusion: the predicted genre when it is in the set, else the set's first known genre."""
     known = set(genres)
-    return [p if p in labels else sorted(labels & known)[0] for p, labels in zip(predicted, label_sets)]
+    return [p if p in labels else sorted(labels & known)[0] for p, labels in zip(predicted, label_sets, strict=True)]
 
 
 def genre_metrics(probabilities: np.ndarray, label_sets: Sequence[frozenset[str]], genres: Sequence[str]) -> dict:
@@ -25,7 +25,7 @@ def genre_metrics(probabilities: np.ndarray, label_sets: Sequence[frozenset[str]
     for genre in genres:
         rows = [i for i, labels in enumerate(label_sets) if genre in labels]
         per_genre[genre] = float(np.mean([predicted[i] == genre or predicted[i] in label_sets[i] for i in rows])) if rows else None
-    confusion = [[sum(1 for t, p in zip(truth, predicted) if t == a and p == b) for b in genres] for a in genres]
+    confusion = [[sum(1 for t, p in zip(truth, predicted, strict=True) if t == a and p == b) for b in genres] for a in genres]
     return {
         "n": len(label_sets),
         "top1": float(top1.mean()),
@@ -40,7 +40,7 @@ def genre_metrics(probabilities: np.ndarray, label_sets: Sequence[frozenset[str]
 def expected_calibration_error(confidence: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
     edges = np.linspace(0, 1, bins + 1)
     total = 0.0
-    for low, high in zip(edges[:-1], edges[1:]):
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
         inside = (confidence > low) & (confidence <= high)
         if inside.any():
             total += inside.mean() * abs(confidence[inside].mean() - correct[inside].mean())

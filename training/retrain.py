@@ -190,8 +190,9 @@ def retrain(
             checkpoint("after_fit")
             bar.update()
             bar.set_postfix_str("evaluating")
-            result.metrics = _evaluate(champion.genre, model, data, feedback)
-            result.origin = _origin(champion, result.metrics["champion"]["base_validation"]["top1"], data, spec)
+            metrics = _evaluate(champion.genre, model, data, feedback)  # base_validation is never None
+            result.metrics = metrics
+            result.origin = _origin(champion, metrics["champion"]["base_validation"]["top1"], data, spec)
             result.promote, result.reason = decide(result.metrics, tolerance, result.origin)
             bar.update()
             challenger = (model, recipe)
@@ -201,7 +202,7 @@ def retrain(
             return result
         assert lock is not None
         result.version = registry.new_name(lock.version_names()) if challenger else None
-        if challenger is not None and result.promote:
+        if challenger is not None and result.version is not None and result.promote:
             bar.set_postfix_str(f"writing {result.version}")
             model, recipe = challenger
             artifact = _artifact(result, model, recipe, champion, data, feedback, spec, trigger,

@@ -38,4 +38,4 @@ def expand_multilabel(vectors: np.ndarray, label_sets: Sequence[frozenset[str]],
 
 def topk_hits(probabilities: np.ndarray, label_sets: Sequence[frozenset[str]], genres: Sequence[str], k: int) -> np.ndarray:
     order = np.argsort(-probabilities, axis=1)[:, :k]
-    return np.array([any(genres[j] in labels for j in row) for row, labels in zip(order, label_sets)])
+    return np.array([any(genres[j] in labels for j in row) for row, labels in zip(order, label_sets, strict=True)])

@@ -290,7 +290,8 @@ def metrics_table(result: Mapping[str, Any]) -> str:
     Takes either {"champion": {"top1": …}, "challenger": {…}} or training.retrain's shape,
     {"metrics": {"champion": {"base_validation": {"top1": …}, …}, "challenger": {…}}}.
     """
-    source = result.get("metrics") if isinstance(result.get("metrics"), Mapping) else result
+    metrics = result.get("metrics")
+    source = metrics if isinstance(metrics, Mapping) else result
     old, new = source.get("champion"), source.get("challenger")
     old = old if isinstance(old, Mapping) else {}
     new = new if isinstance(new, Mapping) else {}

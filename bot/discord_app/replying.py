@@ -16,14 +16,14 @@ import discord
 
 from bot.discord_app.embeds import render_reply, vote_genres
 from bot.discord_app.views import display_view
-from bot.replies import OOPS, Reply
+from bot.replies import OOPS, Platform, Reply
 
 if TYPE_CHECKING:
     from bot.discord_app.client import SleeveBot
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "discord"
+PLATFORM: Platform = "discord"
 Send = Callable[..., Awaitable[Any]]
 
 
@@ -59,7 +59,7 @@ async def publish(bot: SleeveBot, reply: Reply, send: Send) -> discord.Message |
         except discord.HTTPException as retry_exc:
             log.warning("could not send a reply", extra={"status": retry_exc.status, "code": retry_exc.code})
             return None
-    if votable and sent is not None and reply.prediction_id is not None:
+    if votable and sent is not None and reply.prediction_id is not None and bot.service is not None:
         await bot.service.attach_message(reply.prediction_id, str(sent.id))
         await add_vote_reactions(sent, vote_emojis(bot, genres))
     return sent

@@ -19,13 +19,13 @@ import threading
 import time
 from typing import Any
 
-from telegram import Bot, CallbackQuery, Message, MessageEntity, Update
+from telegram import Bot, CallbackQuery, Document, Message, MessageEntity, PhotoSize, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot.render_text import render_reply, render_stats, render_tags
-from bot.replies import OOPS, Incoming, IncomingImage, Reply, Requester
+from bot.replies import OOPS, Incoming, IncomingImage, Platform, Reply, Requester
 from bot.service import Service
 from bot.settings import Settings
 from bot.telegram_app import render
@@ -33,7 +33,7 @@ from bot.telegram_app.send import Sender, Sleep
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "telegram"
+PLATFORM: Platform = "telegram"
 Context = ContextTypes.DEFAULT_TYPE
 
 GUESS_USAGE = "Send /guess with a Spotify link or an image URL, or reply /guess to a photo."
@@ -101,6 +101,9 @@ class TelegramFrontEnd:
         service answers with its own message.
         """
         document = message.document
+        item: PhotoSize | Document
+        filename: str | None
+        content_type: str | None
         if message.photo:
             item, filename, content_type = message.photo[-1], None, "image/jpeg"
         elif document is not None and (document.mime_type or "").lower().startswith("image/"):
@@ -313,7 +316,7 @@ def addressed(message: Message, bot: Bot) -> bool:
     if replied is not None and replied.from_user is not None and replied.from_user.id == bot.id:
         return True
     username = f"@{bot.username}".casefold() if bot.username else None
-    kinds = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION, MessageEntity.BOT_COMMAND]
+    kinds: list[str | None] = [MessageEntity.MENTION, MessageEntity.TEXT_MENTION, MessageEntity.BOT_COMMAND]
     entities = {**message.parse_entities(kinds), **message.parse_caption_entities(kinds)}
     for entity, text in entities.items():
         if entity.type == MessageEntity.TEXT_MENTION and entity.user is not None and entity.user.id == bot.id:

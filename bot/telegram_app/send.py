@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dtm
+import functools
 import logging
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
@@ -83,7 +84,8 @@ class Sender:
         for photo in photos:
             try:
                 sent = await self.call(
-                    lambda photo=photo: message.reply_photo(
+                    functools.partial(
+                        message.reply_photo,
                         photo=InputFile(photo) if isinstance(photo, bytes) else photo,
                         caption=rendered.caption,
                         parse_mode=ParseMode.HTML,
@@ -132,8 +134,8 @@ class Sender:
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
             sent = await self.call(
-                lambda part=part, last=last: message.reply_text(
-                    part, parse_mode=parse_mode, reply_markup=keyboard if last else None
+                functools.partial(
+                    message.reply_text, part, parse_mode=parse_mode, reply_markup=keyboard if last else None
                 ),
                 "send text",
             )

@@ -182,7 +182,8 @@ class AdminCog(SleeveCog, name="Admin"):
             channel = interaction.channel
             if channel is not None and hasattr(channel, "send"):
                 with contextlib.suppress(discord.HTTPException):
-                    await channel.send(content=content, embed=embed)
+                    # discord.py's overloads omit None, which send() itself takes (and defaults to).
+                    await channel.send(content=content, embed=embed)  # type: ignore[arg-type]
 
     @commands.command(name="sleeve-sync", hidden=True)
     async def sync_prefix(self, ctx: commands.Context) -> None:
