@@ -92,7 +92,7 @@ class GenreModel:
         if recipe.text_weight > 0 and texts is not None:
             has = np.array([has_text(t) for t in texts], dtype=bool)
             if len(set(targets[has].tolist())) >= 2:
-                text_rows = [t for t, h in zip(texts, has) if h]
+                text_rows = [t for t, h in zip(texts, has, strict=True) if h]
                 model.text = TextModel(recipe.text_ngram, recipe.text_C, seed=seed).fit(text_rows, targets[has]).strip()
         return model
 
@@ -109,11 +109,11 @@ class GenreModel:
     def predict_proba(self, vectors: np.ndarray, texts: Sequence[str] | None = None) -> np.ndarray:
         """(n, genres) probabilities in self.genres order; texts: what each cover reads (optional)."""
         image = self.image_proba(vectors)
-        if not self.reads_text or texts is None:
+        if not self.reads_text or texts is None or self.text is None:
             return image
         has = np.array([has_text(t) for t in texts], dtype=bool)
         if not has.any():
             return image
         text = np.zeros_like(image)
-        text[has] = self.text.predict_proba([t for t, h in zip(texts, has) if h], len(self.genres))
+        text[has] = self.text.predict_proba([t for t, h in zip(texts, has, strict=True) if h], len(self.genres))
         return blend(image, text, self.recipe.text_weight, has)

@@ -91,8 +91,9 @@ class Predictor:
             for g in genres[:TOP_GENRES_WITH_REASONS]
         }
         read_words: list[str] = []
-        if text and self.reads_text:
-            read_words = self.artifact.genre.text.pushing_words(text, int(order[0]))
+        text_model = self.artifact.genre.text if self.reads_text else None
+        if text and text_model is not None:
+            read_words = text_model.pushing_words(text, int(order[0]))
         return Prediction(genres, popularity, tags, reasons, self.version, vector.astype(np.float32), text, read_words)
 
     def aggregate(self, predictions: Sequence[Prediction]) -> Prediction:

@@ -35,7 +35,7 @@ class TextBox:
 
     @property
     def area(self) -> float:
-        xs, ys = zip(*self.box)
+        xs, ys = zip(*self.box, strict=True)
         return float(0.5 * abs(np.dot(xs, np.roll(ys, 1)) - np.dot(ys, np.roll(xs, 1))))
 
 
@@ -79,7 +79,7 @@ class Reader:
             self._warn_once(type(exc).__name__, f"reading text failed ({type(exc).__name__}: {exc}); image only")
             return EMPTY
         corners = [tuple((x / scale, y / scale) for x, y in box.box) for box in boxes]
-        return Reading(tuple(TextBox(b.text, b.confidence, c) for b, c in zip(boxes, corners)),
+        return Reading(tuple(TextBox(b.text, b.confidence, c) for b, c in zip(boxes, corners, strict=True)),
                        image_area=float(image.width * image.height))
 
     def _read(self, array: np.ndarray) -> list[TextBox]:
@@ -93,7 +93,7 @@ class Reader:
         crops = engine.get_crop_img_list(array, kept)
         recognised, _ = engine.text_rec(crops)
         out = []
-        for box, result in zip(kept, recognised):
+        for box, result in zip(kept, recognised, strict=True):
             text, confidence = str(result[0]).strip(), float(result[1])
             if text and confidence >= MIN_CONFIDENCE:
                 out.append(TextBox(text, confidence, tuple((float(x), float(y)) for x, y in box)))

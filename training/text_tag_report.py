@@ -31,7 +31,7 @@ def tag_signal(sources: list[Path]) -> list[dict]:
     rows = []
     for tag in TAGS:
         has = np.array([tag in text_scores(r) for r in readings])
-        tagged = Counter(t for t, h in zip(truth, has) if h)
+        tagged = Counter(t for t, h in zip(truth, has, strict=True) if h)
         row = {"tag": tag, "n": int(has.sum()), "share": float(has.mean())}
         if has.sum() and (~has).sum():
             table = [[tagged[g] for g in genres], [overall[g] - tagged[g] for g in genres]]

@@ -49,17 +49,18 @@ def tune_text(data, recipe: Recipe, rows: np.ndarray | None = None) -> TextChoic
     truth = np.zeros((len(rows), n_genres), dtype=bool)
     for i, labels in enumerate(label_sets):
         truth[i, [data.genres.index(g) for g in labels if g in data.genres]] = True
-    grid = []
+    grid: list[dict] = []
     best: tuple[float, dict] | None = None
     for ngram, C in itertools.product(NGRAMS, TEXT_CS):
         text = _out_of_fold_text(texts, label_sets, has, folds, data.genres, ngram, C)
         for weight in WEIGHTS:
             p = blend(image, text, weight, has)
-            row = {"ngram": list(ngram), "C": C, "weight": float(weight), "log_loss": _log_loss(p, truth),
+            loss = _log_loss(p, truth)
+            row = {"ngram": list(ngram), "C": C, "weight": float(weight), "log_loss": loss,
                    "top1": float(truth[np.arange(len(p)), p.argmax(axis=1)].mean())}
             grid.append(row)
-            if best is None or row["log_loss"] < best[0]:
-                best = (row["log_loss"], row)
+            if best is None or loss < best[0]:
+                best = (loss, row)
     assert best is not None
     chosen = best[1]
     tuned = replace(recipe, text_weight=float(chosen["weight"]), text_ngram=tuple(chosen["ngram"]), text_C=float(chosen["C"]))

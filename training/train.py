@@ -149,7 +149,7 @@ def fit_genre(data: GenreData, recipe: Recipe, rows: np.ndarray | None = None,
 
 def _expand_texts(texts: list[str], label_sets: list[frozenset[str]], genres: list[str]) -> list[str]:
     """The texts in expand_multilabel's row order."""
-    return [t for t, labels in zip(texts, label_sets) for g in sorted(labels) if g in genres]
+    return [t for t, labels in zip(texts, label_sets, strict=True) for g in sorted(labels) if g in genres]
 
 
 def evaluate_genre(model: GenreModel, vectors: np.ndarray, label_sets: list[frozenset[str]],
@@ -159,8 +159,8 @@ def evaluate_genre(model: GenreModel, vectors: np.ndarray, label_sets: list[froz
         has = np.array([has_text(t) for t in texts], dtype=bool)
         for name, rows in (("with_text", has), ("without_text", ~has)):
             if rows.any():
-                part = genre_metrics(model.predict_proba(vectors[rows], [t for t, h in zip(texts, rows) if h]),
-                                     [s for s, h in zip(label_sets, rows) if h], model.genres)
+                part = genre_metrics(model.predict_proba(vectors[rows], [t for t, h in zip(texts, rows, strict=True) if h]),
+                                     [s for s, h in zip(label_sets, rows, strict=True) if h], model.genres)
                 metrics[name] = {k: part[k] for k in ("n", "top1", "top2", "ece")}
     return metrics
 
@@ -216,20 +216,21 @@ def train(data_source: Path, out: Path, *, images_dir: Path | None = None, popul
         metrics["cross_domain"] = cross_domain_check(model, check_source, extractor, progress, cache_dir, read=read)
     popularity, pop_metrics = _popularity_model(popularity_source, extractor, progress, cache_dir)
     metrics["popularity"] = pop_metrics
-    manifest = {
+    provenance = _provenance(data_source, data, table, popularity_source, check_source)
+    if also:
+        provenance["also"] = [_display(p) for p in also]
+    manifest: dict = {
         "version": version or artifacts.new_version(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "genres": data.genres,
         "feature_spec": extractor.spec,
         "recipe": recipe.to_dict(),
         "distinctive_top_n": top_n,
-        "data": _provenance(data_source, data, table, popularity_source, check_source),
+        "data": provenance,
         "metrics": metrics,
     }
     if read:
         manifest["reader"] = {"settings": SETTINGS_VERSION, "rapidocr-onnxruntime": reader_version()}
-    if also:
-        manifest["data"]["also"] = [_display(p) for p in also]
     artifact = artifacts.Artifact(manifest, model, popularity, data.vocabulary, distinctive_from(data, top_n))
     artifacts.save(artifact, out)
     if base_features_out is not None:
@@ -244,7 +245,7 @@ def load_genre_data(source: Path, extractor: FeatureExtractor, *, images_dir: Pa
     if read:
         readings = read_texts([s.path for s in table.samples], cache_dir, progress=progress)
         texts = [r.text for r in readings]
-        for scores, reading in zip(table.tag_scores, readings):  # text tags can be distinctive too
+        for scores, reading in zip(table.tag_scores, readings, strict=True):  # text tags can be distinctive too
             scores.update(text_scores(reading))
     return table, genre_data(table, _dataset_root(source), texts, source=_display(source) or "")
 
