@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import chi2_contingency
 
-from models.text_tags import PHRASES, text_scores
+from models.text_tags import CANDIDATES, KEPT, text_tags
 from training.datasets import load_samples
 from training.reading import read_texts
 from training.splits import primary_genre
 
-TAGS = ["text", "no text", "lots of text", "lettering", *PHRASES]
+TAGS = ["text", "no text", "lots of text", "lettering", *CANDIDATES]
 
 
 def tag_signal(sources: list[Path]) -> list[dict]:
@@ -29,8 +29,9 @@ def tag_signal(sources: list[Path]) -> list[dict]:
     truth = [primary_genre(s.genres) for s in samples]
     overall = Counter(truth)
     rows = []
+    found = [{t.tag for t in text_tags(r, phrases=CANDIDATES)} for r in readings]
     for tag in TAGS:
-        has = np.array([tag in text_scores(r) for r in readings])
+        has = np.array([tag in tags for tags in found])
         tagged = Counter(t for t, h in zip(truth, has, strict=True) if h)
         row = {"tag": tag, "n": int(has.sum()), "share": float(has.mean())}
         if has.sum() and (~has).sum():
@@ -43,11 +44,12 @@ def tag_signal(sources: list[Path]) -> list[dict]:
 
 
 def main(argv: list[str]) -> int:
-    print("| tag | covers | share | most over-represented genre | lift | chi² p |")
-    print("|---|---|---|---|---|---|")
+    print("| tag | covers | share | most over-represented genre | lift | chi² p | kept |")
+    print("|---|---|---|---|---|---|---|")
     for r in tag_signal([Path(a) for a in argv]):
         extra = f"{r['genre']} | {r['lift']:.2f} | {r['p']:.2g}" if "lift" in r else "– | – | –"
-        print(f"| {r['tag']} | {r['n']} | {r['share']:.3f} | {extra} |")
+        kept = "yes" if r["tag"] not in CANDIDATES or r["tag"] in KEPT else "no"
+        print(f"| {r['tag']} | {r['n']} | {r['share']:.3f} | {extra} | {kept} |")
     return 0
 
 
