@@ -34,6 +34,7 @@ def main() -> int:
     parser.add_argument("--covers", type=Path, default=DEFAULT_COVERS, help="folder of cover images")
     parser.add_argument("--n", type=int, default=200, help="covers to time")
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--model", type=Path, help="artifact directory (default: the shipped model)")
     args = parser.parse_args()
     paths = sorted(p for p in args.covers.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"})[: args.n]
     if not paths:
@@ -44,7 +45,7 @@ def main() -> int:
     start = time.perf_counter()
     from models.predictor import Predictor
 
-    predictor = Predictor.load(threads=1)
+    predictor = Predictor.load(args.model, threads=1)
     predictor.predict(blobs[0])
     cold = time.perf_counter() - start
 

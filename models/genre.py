@@ -39,6 +39,7 @@ class Recipe:
     text_weight: float = 0.0
     text_ngram: tuple[int, int] = (2, 4)
     text_C: float = 3.0
+    text_sharpness: float = 1.0
     extra: dict = field(default_factory=dict)
 
     def pipeline(self, seed: int) -> Pipeline:
@@ -56,7 +57,8 @@ class Recipe:
 
     @classmethod
     def from_dict(cls, data: dict) -> Recipe:
-        known = {"blocks", "transform", "classifier", "C", "class_weight", "text_weight", "text_ngram", "text_C"}
+        known = {"blocks", "transform", "classifier", "C", "class_weight", "text_weight", "text_ngram", "text_C",
+                 "text_sharpness"}
         fields = {k: v for k, v in data.items() if k in known}
         fields["blocks"] = tuple(fields.get("blocks", ("embedding",)))
         if "text_ngram" in fields:
@@ -66,7 +68,7 @@ class Recipe:
     def to_dict(self) -> dict:
         return {"blocks": list(self.blocks), "transform": self.transform, "classifier": self.classifier,
                 "C": self.C, "class_weight": self.class_weight, "text_weight": self.text_weight,
-                "text_ngram": list(self.text_ngram), "text_C": self.text_C, **self.extra}
+                "text_ngram": list(self.text_ngram), "text_C": self.text_C, "text_sharpness": self.text_sharpness, **self.extra}
 
 
 class GenreModel:
@@ -116,4 +118,4 @@ class GenreModel:
             return image
         text = np.zeros_like(image)
         text[has] = self.text.predict_proba([t for t, h in zip(texts, has, strict=True) if h], len(self.genres))
-        return blend(image, text, self.recipe.text_weight, has)
+        return blend(image, text, self.recipe.text_weight, has, getattr(self.recipe, "text_sharpness", 1.0))

@@ -75,12 +75,15 @@ class TextModel:
         return sorted(scores, key=lambda w: -scores[w])[:limit]
 
 
-def blend(image: np.ndarray, text: np.ndarray, weight: float, has: np.ndarray) -> np.ndarray:
-    """Geometric blend p_image^(1-w) * p_text^w, renormalised; rows without text keep p_image exactly."""
+def blend(image: np.ndarray, text: np.ndarray, weight: float, has: np.ndarray, sharpness: float = 1.0) -> np.ndarray:
+    """Geometric blend (p_image^(1-w) * p_text^w)^s, renormalised; rows without text keep p_image exactly.
+
+    s < 1 softens the product: two confident models multiplied are over-confident together.
+    """
     out = np.array(image, dtype=np.float64, copy=True)
     if weight <= 0 or not np.any(has):
         return out
     eps = 1e-9
-    mixed = np.exp((1 - weight) * np.log(image[has] + eps) + weight * np.log(text[has] + eps))
+    mixed = np.exp(sharpness * ((1 - weight) * np.log(image[has] + eps) + weight * np.log(text[has] + eps)))
     out[has] = mixed / mixed.sum(axis=1, keepdims=True)
     return out

@@ -21,6 +21,7 @@ FOLDS = 5
 NGRAMS = ((2, 4), (1, 4), (2, 5))
 TEXT_CS = (3.0, 10.0)
 WEIGHTS = tuple(round(w, 2) for w in np.arange(0.0, 0.75, 0.05))
+SHARPNESS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
 
 @dataclass(frozen=True)
@@ -53,17 +54,18 @@ def tune_text(data, recipe: Recipe, rows: np.ndarray | None = None) -> TextChoic
     best: tuple[float, dict] | None = None
     for ngram, C in itertools.product(NGRAMS, TEXT_CS):
         text = _out_of_fold_text(texts, label_sets, has, folds, data.genres, ngram, C)
-        for weight in WEIGHTS:
-            p = blend(image, text, weight, has)
+        for weight, sharpness in itertools.product(WEIGHTS, SHARPNESS):
+            p = blend(image, text, weight, has, sharpness)
             loss = _log_loss(p, truth)
-            row = {"ngram": list(ngram), "C": C, "weight": float(weight), "log_loss": loss,
+            row = {"ngram": list(ngram), "C": C, "weight": float(weight), "sharpness": sharpness, "log_loss": loss,
                    "top1": float(truth[np.arange(len(p)), p.argmax(axis=1)].mean())}
             grid.append(row)
             if best is None or loss < best[0]:
                 best = (loss, row)
     assert best is not None
     chosen = best[1]
-    tuned = replace(recipe, text_weight=float(chosen["weight"]), text_ngram=tuple(chosen["ngram"]), text_C=float(chosen["C"]))
+    tuned = replace(recipe, text_weight=float(chosen["weight"]), text_ngram=tuple(chosen["ngram"]), text_C=float(chosen["C"]),
+                    text_sharpness=float(chosen["sharpness"]))
     image_top1 = float(truth[np.arange(len(image)), image.argmax(axis=1)].mean())
     return TextChoice(tuned, chosen["log_loss"], chosen["top1"], image_top1, grid)
 

@@ -201,6 +201,7 @@ def train(data_source: Path, out: Path, *, images_dir: Path | None = None, popul
         recipe = tuning.recipe
         log.info("text model chosen by CV: weight %.2f, n-grams %s, C %g (CV top-1 %.3f; image only %.3f)",
                  recipe.text_weight, recipe.text_ngram, recipe.text_C, tuning.cv_top1, tuning.cv_top1_image_only)
+        log.info("blend sharpness chosen by CV: %.2f", recipe.text_sharpness)
     log.info("fitting the genre model on %d covers (%d held out)", len(data.train_rows), len(data.validation_rows))
     model = fit_genre(data, recipe)
     metrics = {"validation": validation_metrics(model, data)}

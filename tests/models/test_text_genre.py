@@ -69,3 +69,12 @@ def test_pushing_words_name_the_words_behind_a_genre():
     text = TextModel((2, 4), C=10.0).fit(texts, targets)
     assert text.pushing_words("COWBOY RAP", 0) == ["cowboy"]
     assert text.pushing_words("COWBOY RAP", 1) == ["rap"]
+
+
+def test_sharpness_below_one_softens_only_rows_with_text():
+    image = np.array([[0.8, 0.2], [0.7, 0.3]])
+    text = np.array([[0.9, 0.1], [0.9, 0.1]])
+    has = np.array([True, False])
+    sharp, soft = blend(image, text, 0.5, has, 1.0), blend(image, text, 0.5, has, 0.5)
+    assert 0.5 < soft[0, 0] < sharp[0, 0]  # same ranking, less confident
+    np.testing.assert_array_equal(soft[1], image[1])
