@@ -93,7 +93,8 @@ def main(argv: list[str]) -> int:
     if len(argv) != 3:
         print("usage: python -m training.text_compare DISCOGS MUSICBRAINZ SPOTIFY", file=sys.stderr)
         return 2
-    print(markdown(compare_reading(*map(Path, argv))))
+    discogs, musicbrainz, spotify = (Path(a) for a in argv)
+    print(markdown(compare_reading(discogs, musicbrainz, spotify)))
     return 0
 
 
