@@ -25,6 +25,12 @@ RUN pip install --no-cache-dir --only-binary=:all: .
 # --- final: the venv only, run as an unprivileged user -----------------------------------------
 FROM python:3.11-slim-bookworm
 
+# opencv-python (pulled by the cover reader, rapidocr-onnxruntime) links libGL and glib, which the
+# slim image lacks.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 \
+ && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --gid 10001 sleeve \
  && useradd --uid 10001 --gid 10001 --create-home --home-dir /home/sleeve --shell /usr/sbin/nologin sleeve \
  && mkdir -p /data \

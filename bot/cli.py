@@ -56,9 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "console", help="chat with the bot in the terminal, one line per request (works through a pipe)"
     )
-    predict = commands.add_parser("predict", help="judge one local image and print the result")
-    predict.add_argument("path", metavar="PATH", help="the image file (a file:// URL works too)")
-    predict.add_argument("--json", action="store_true", help="print the prediction as JSON")
+    predict = commands.add_parser("predict", help="judge local images and print the results")
+    predict.add_argument("paths", nargs="+", metavar="PATH", help="image files (file:// URLs work too)")
+    predict.add_argument("--json", action="store_true",
+                         help="print each prediction as JSON (one object per line for several paths)")
     tags = commands.add_parser("tags", help="list the tags distinctive of each genre (or of one), with their lift")
     tags.add_argument("genre", nargs="?", metavar="GENRE", help="one genre (default: all)")
     tags.add_argument("--json", action="store_true", help="print the tags as JSON")
@@ -89,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet = args.command in ("predict", "console") and "LOG_LEVEL" not in settings.model_fields_set
     configure_logging("WARNING" if quiet else settings.LOG_LEVEL, settings.LOG_FORMAT, settings.secret_values())
     if args.command == "predict":
-        return predict(args.path, as_json=args.json, settings=settings)
+        return predict(args.paths, as_json=args.json, settings=settings)
     if args.command == "tags":
         return list_tags(args.genre, as_json=args.json, settings=settings)
     if args.command == "console":
@@ -102,7 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _guarded(lambda: run_front_ends(names, settings))
 
 
-def predict(path: str, *, as_json: bool, settings: Settings) -> int:
+def predict(paths: Sequence[str], *, as_json: bool, settings: Settings) -> int:
+    """Judge each image; a bad one is reported on stderr and the rest still get an answer."""
     from bot.local_files import LocalFileError, parse_path, read_image_file
     from bot.render_text import render_reply
     from bot.replies import Reply
@@ -110,25 +112,33 @@ def predict(path: str, *, as_json: bool, settings: Settings) -> int:
     from models.image import ImageError, load_image
 
     limit = settings.IMAGE_MAX_BYTES
-    try:
-        file = parse_path(path)
-        image = load_image(read_image_file(file, limit), max_bytes=limit)  # before the model: bad input fails fast
-        [prediction] = load_predictor(settings).predict_images([image])
-    except (ImageError, LocalFileError) as exc:
-        print(f"{path}: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except StartupError as exc:
-        print(exc, file=sys.stderr)
-        return EXIT_CONFIG
-    if as_json:
-        text = json.dumps(prediction.to_dict(), ensure_ascii=False, indent=2)
-    else:
-        text = render_reply(Reply(kind="prediction", title=file.name, prediction=prediction, source_kind="console"))
-    try:
-        print(text, flush=True)
-    except BrokenPipeError:  # `predict cover.jpg | head -1`: the reader has what it wanted
-        _silence_stdout()
-    return 0
+    predictor = None
+    status = 0
+    for path in paths:
+        try:
+            file = parse_path(path)
+            image = load_image(read_image_file(file, limit), max_bytes=limit)  # before the model: bad input fails fast
+            predictor = predictor or load_predictor(settings)
+            [prediction] = predictor.predict_images([image])
+        except (ImageError, LocalFileError) as exc:
+            print(f"{path}: {exc}", file=sys.stderr)
+            status = EXIT_BAD_INPUT
+            continue
+        except StartupError as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_CONFIG
+        if as_json and len(paths) > 1:
+            text = json.dumps({"path": str(path), **prediction.to_dict()}, ensure_ascii=False)
+        elif as_json:
+            text = json.dumps(prediction.to_dict(), ensure_ascii=False, indent=2)
+        else:
+            text = render_reply(Reply(kind="prediction", title=file.name, prediction=prediction, source_kind="console"))
+        try:
+            print(text, flush=True)
+        except BrokenPipeError:  # `predict cover.jpg | head -1`: the reader has what it wanted
+            _silence_stdout()
+            return status
+    return status
 
 
 def list_tags(genre: str | None, *, as_json: bool, settings: Settings) -> int:

@@ -5,6 +5,7 @@
     Pop         ██░░░░░░░░  19%
     Electronic  ██░░░░░░░░  19%
     Popularity: ~31 (17–44) — covers barely predict popularity: …
+    reads: LANTERNS AT DUSK
     Tags: dark, guitar, grainy
     Spotify says: psychedelic rock, indie rock · released 2019-04-12
     Model v20261122-044653 · Vote: reply with the right genre (Rock, Pop, …), or "ok" if Rock is right.
@@ -13,6 +14,7 @@
 from __future__ import annotations
 
 import time
+import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -23,6 +25,7 @@ from models.prediction import Prediction
 BAR_WIDTH = 10
 TOP_GENRES = 3
 MAX_TAGS = 8
+READS_LIMIT = 80  # characters of a cover's text shown in a reply
 DEFAULT_VOTE_HINT = 'Vote: reply with the right genre ({genres}), or "ok" if {top} is right.'
 
 
@@ -38,6 +41,9 @@ def render_reply(reply: Reply, vote_hint: str | None = DEFAULT_VOTE_HINT) -> str
     lines = [_title(reply), *genre_lines(reply.prediction)]
     if reply.text:
         lines.append(reply.text)
+    reads = cover_text(reply.prediction.text)
+    if reads:
+        lines.append(f"reads: {reads}")
     lines.append(popularity_line(reply.prediction))
     if reply.prediction.tags:
         lines.append("Tags: " + ", ".join(t.tag for t in reply.prediction.tags[:MAX_TAGS]))
@@ -55,9 +61,28 @@ def genre_lines(prediction: Prediction, k: int = TOP_GENRES) -> list[str]:
     lines = []
     for g in top:
         line = f"{g.genre:<{width}}{bar(g.probability)} {g.probability * 100:3.0f}%"
-        reasons = prediction.distinctive_tags.get(g.genre)
+        reasons = why(prediction, g.genre)
         lines.append(f"{line}   why: {', '.join(reasons)}" if reasons else line)
     return lines
+
+
+def why(prediction: Prediction, genre: str) -> list[str]:
+    """The genre's distinctive tags on this cover, and for the top genre the read words behind it."""
+    reasons = list(prediction.distinctive_tags.get(genre, []))
+    if genre == prediction.top_genre:
+        reasons += [f'"{cover_text(w, 24)}"' for w in prediction.read_words]
+    return reasons
+
+
+def cover_text(text: str, limit: int = READS_LIMIT) -> str:
+    """Read text fit for one reply line: control characters dropped, spaces collapsed, cut to limit.
+
+    Escaping for markup and mentions is each front end's job; this only keeps the text short and
+    on one line (no terminal escape codes reach the console).
+    """
+    printable = "".join(c if unicodedata.category(c)[0] != "C" else " " for c in text)
+    flat = " ".join(printable.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
 def popularity_line(prediction: Prediction) -> str:

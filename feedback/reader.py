@@ -47,13 +47,14 @@ class FeedbackSet:
     prediction_ids: list[int]  # the newest prediction of each cover
     image_sha256: list[str]
     tags: list[dict[str, float]]
+    texts: list[str] = field(default_factory=list)  # what each cover read ("" for rows stored before reading)
 
     def __len__(self) -> int:
         return len(self.label_sets)
 
     @classmethod
     def empty(cls, dim: int) -> FeedbackSet:
-        return cls(np.zeros((0, dim), np.float32), [], [], [], [])
+        return cls(np.zeros((0, dim), np.float32), [], [], [], [], [])
 
 
 @dataclass
@@ -122,8 +123,11 @@ def load_feedback(
         conn.execute("BEGIN")  # one snapshot for both queries, while the bot goes on writing
         # `from_spotify`: the image was judged from a Spotify link at least once, voted on or not
         # (an uncorrelated IN subquery: SQLite builds the set of Spotify images once).
+        # read_text came with migration 0002; a database the bot has not opened since lacks it.
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(predictions)")}
+        read_text = "read_text" if "read_text" in columns else "NULL AS read_text"
         predictions = conn.execute(
-            "SELECT id, platform, source_kind, image_sha256, tags, features, "
+            f"SELECT id, platform, source_kind, image_sha256, tags, features, {read_text}, "
             "image_sha256 IN (SELECT image_sha256 FROM predictions WHERE source_kind = 'spotify') AS from_spotify "
             "FROM predictions p "
             "WHERE EXISTS (SELECT 1 FROM votes v WHERE v.prediction_id = p.id) ORDER BY id"
@@ -167,7 +171,8 @@ def build_feedback(predictions, votes, genres: list[str], dim: int, *, include_s
             continue
         fingerprint.update(f"{sha}\t{label}\n".encode())
         vector = decode_features(blob)
-        sets[is_held_out(sha, held_out_share)].add(vector, label, newest["id"], sha, _tags(newest["tags"]))
+        sets[is_held_out(sha, held_out_share)].add(vector, label, newest["id"], sha, _tags(newest["tags"]),
+                                                   _text(newest))
     suggested = suggested_genres(included, genres)
     counts.suggestions = {s.name: s.covers for s in suggested}
     counts.suggestion_votes = sum(s.votes for s in suggested)
@@ -184,8 +189,11 @@ class _Builder:
         self.ids: list[int] = []
         self.shas: list[str] = []
         self.tags: list[dict[str, float]] = []
+        self.texts: list[str] = []
 
-    def add(self, vector: np.ndarray, label: str, prediction_id: int, sha: str, tags: dict[str, float]) -> None:
+    def add(self, vector: np.ndarray, label: str, prediction_id: int, sha: str, tags: dict[str, float],
+            text: str = "") -> None:
+        self.texts.append(text)
         self.vectors.append(vector)
         self.labels.append(frozenset({label}))
         self.ids.append(prediction_id)
@@ -195,7 +203,14 @@ class _Builder:
     def build(self, dim: int) -> FeedbackSet:
         if not self.vectors:
             return FeedbackSet.empty(dim)
-        return FeedbackSet(np.stack(self.vectors), self.labels, self.ids, self.shas, self.tags)
+        return FeedbackSet(np.stack(self.vectors), self.labels, self.ids, self.shas, self.tags, self.texts)
+
+
+def _text(row) -> str:
+    try:
+        return row["read_text"] or ""
+    except (IndexError, KeyError):  # rows built without the column (tests, old callers)
+        return ""
 
 
 def _from_spotify(row: sqlite3.Row) -> bool:

@@ -43,6 +43,7 @@ class PredictionRecord:
     channel_id: str | None = None
     message_id: str | None = None
     requester_id: str | None = None
+    read_text: str = ""  # what the cover reads
 
     @property
     def top_genre(self) -> str:
@@ -75,6 +76,7 @@ class PredictionRecord:
             popularity=float(prediction.popularity.value),
             tags=[(t.tag, float(t.score)) for t in prediction.tags],
             features=prediction.features,
+            read_text=prediction.text,
             server_id=server_id,
             channel_id=channel_id,
             message_id=message_id,
@@ -160,6 +162,7 @@ def encode_record(record: PredictionRecord) -> dict[str, Any]:
         "popularity": float(record.popularity),
         "tags": json.dumps([[tag, float(score)] for tag, score in record.tags]),
         "features": encode_features(record.features),
+        "read_text": record.read_text,
     }
 
 

@@ -37,6 +37,8 @@ class Prediction:
     distinctive_tags: dict[str, list[str]]  # genre -> the cover's tags distinctive of that genre (top genres only)
     model_version: str
     features: np.ndarray = field(repr=False, compare=False)  # float32 vector the genre model saw
+    text: str = ""  # what the cover reads ("" when nothing legible)
+    read_words: list[str] = field(default_factory=list)  # read words that push toward the top genre
 
     @property
     def top_genre(self) -> str:
@@ -65,4 +67,6 @@ class Prediction:
             "tags": [{"tag": t.tag, "score": round(t.score, 3)} for t in self.tags],
             "distinctive_tags": self.distinctive_tags,
             "model_version": self.model_version,
+            "text": self.text,
+            "read_words": self.read_words,
         }

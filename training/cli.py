@@ -32,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--transform", choices=["sqrt-l2", "standard"], default=Recipe.transform)
     train.add_argument("--C", type=float, default=Recipe.C, help="inverse regularisation strength")
     train.add_argument("--base-features", type=Path, help="also write the training features (.npz) for retraining")
+    train.add_argument("--also", type=Path, action="append", default=[],
+                       help="another labelled set to train on, with its own seeded validation split (repeatable)")
+    train.add_argument("--no-text", action="store_true",
+                       help="do not read the covers' text: an image-only genre model")
     train.add_argument("--version", help="version name (default: v + UTC timestamp)")
     train.add_argument("--no-progress", action="store_true")
 
@@ -179,9 +183,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    if not args.data.exists():
-        print(f"error: {args.data} does not exist", file=sys.stderr)
-        return 2
+    for path in (args.data, *args.also):
+        if not path.exists():
+            print(f"error: {path} does not exist", file=sys.stderr)
+            return 2
     try:
         artifact = _run_train(args)
     except ValueError as exc:
@@ -199,7 +204,8 @@ def _run_train(args: argparse.Namespace):
     recipe = Recipe(classifier=args.classifier, transform=args.transform, C=args.C)
     return train(args.data, args.out, images_dir=args.images, popularity_source=args.popularity,
                  check_source=args.check, recipe=recipe, top_n=args.top_n,
-                 base_features_out=args.base_features, version=args.version, progress=not args.no_progress)
+                 base_features_out=args.base_features, version=args.version, progress=not args.no_progress,
+                 also=args.also, read=not args.no_text)
 
 
 def _tag_sheet(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from models.predictor import Predictor
 from training.datasets import read_labels_csv
 from training.extract import extract
 from training.metrics import genre_metrics, popularity_metrics
+from training.reading import read_texts
 
 
 def evaluate(labels: Path, images: Path, model_dir: Path | None = None, progress: bool = True,
@@ -20,7 +21,10 @@ def evaluate(labels: Path, images: Path, model_dir: Path | None = None, progress
     result: dict = {"model_version": predictor.version, "skipped": len(table.skipped)}
     genre_rows = [i for i, s in enumerate(table.samples) if s.genres & set(predictor.genres)]
     if genre_rows:
-        probabilities = predictor.predict_vectors(table.vectors[genre_rows])
+        texts = None
+        if predictor.reads_text:
+            texts = [r.text for r in read_texts([table.samples[i].path for i in genre_rows], progress=progress)]
+        probabilities = predictor.predict_vectors(table.vectors[genre_rows], texts)
         metrics = genre_metrics(probabilities, [table.samples[i].genres for i in genre_rows], predictor.genres)
         result.update(metrics)
     else:

@@ -109,8 +109,9 @@ def _write_cache(path: Path, table: FeatureTable) -> None:
 
 def _read_cache(path: Path, samples: Sequence[Sample]) -> FeatureTable:
     with np.load(path) as data:
-        by_path = {str(s.path): s for s in samples}
-        kept = [by_path[p] for p in data["kept"].tolist()]
+        # by resolved path: the cache key is, so "../data/x.jpg" and "/abs/data/x.jpg" share a cache
+        by_path = {str(s.path.resolve()): s for s in samples}
+        kept = [by_path[str(Path(p).resolve())] for p in data["kept"].tolist()]
         vocabulary = data["vocabulary"].tolist()
         tag_scores = [{vocabulary[i]: float(v) for i, v in enumerate(row) if v > 0} for row in data["tags"]]
         skipped = [(Path(line.split("\t")[0]), line.split("\t", 1)[1]) for line in data["skipped"].tolist()]

@@ -167,7 +167,7 @@ def retrain(
             bar.set_postfix_str(f"fitting on {len(data.train_rows)} + {len(feedback.train)} covers")
             recipe = Recipe.from_dict(champion.manifest["recipe"])
             model = fit_genre(data, recipe, extra=(feedback.train.vectors, feedback.train.label_sets),
-                              new_genres=added)
+                              extra_texts=feedback.train.texts, new_genres=added)
             checkpoint("after_fit")
             bar.update()
             bar.set_postfix_str("evaluating")
@@ -279,8 +279,8 @@ def _origin(champion: artifacts.Artifact, champion_top1: float, data: GenreData,
             and isinstance(recorded.get("base_validation_top1"), (int, float)):
         return Origin(str(recorded.get("version")), float(recorded["base_validation_top1"])), None
     shipped = artifacts.load(artifacts.SHIPPED_DIR, spec)
-    scored = _score(shipped.genre, data.vectors[data.validation_rows],
-                    [data.label_sets[i] for i in data.validation_rows])
+    val = data.validation_rows
+    scored = _score(shipped.genre, data.vectors[val], [data.label_sets[i] for i in val], data.texts_of(val))
     return Origin(shipped.version, float(scored.metrics["top1"])), scored.hits
 
 
@@ -301,8 +301,8 @@ def _counts(data: GenreData, feedback: Feedback, include_spotify: bool) -> Count
     )
 
 
-def _score(model: GenreModel, vectors: np.ndarray, label_sets: list[frozenset[str]]) -> Scored:
-    probabilities = model.predict_proba(vectors)
+def _score(model: GenreModel, vectors: np.ndarray, label_sets: list[frozenset[str]], texts: list[str]) -> Scored:
+    probabilities = model.predict_proba(vectors, texts)
     return Scored(genre_metrics(probabilities, label_sets, model.genres),
                   topk_hits(probabilities, label_sets, model.genres, 1).astype(bool))
 
@@ -311,9 +311,10 @@ def _evaluate(champion: GenreModel, challenger: GenreModel, data: GenreData, fee
               old_genres: set[str]) -> dict[str, ModelScores]:
     """Both models on the same covers, old genres only: a class the champion lacks is scored apart."""
     val = data.validation_rows
-    base = (data.vectors[val], [data.label_sets[i] for i in val])
+    base = (data.vectors[val], [data.label_sets[i] for i in val], data.texts_of(val))
     rows = [i for i, labels in enumerate(feedback.held_out.label_sets) if labels <= old_genres]
-    held = (feedback.held_out.vectors[rows], [feedback.held_out.label_sets[i] for i in rows]) if rows else None
+    held = (feedback.held_out.vectors[rows], [feedback.held_out.label_sets[i] for i in rows],
+            [feedback.held_out.texts[i] for i in rows]) if rows else None
     return {
         name: ModelScores(_score(model, *base), _score(model, *held) if held else None)
         for name, model in (("champion", champion), ("challenger", challenger))
@@ -384,7 +385,7 @@ def _new_genre_recall(model: GenreModel, feedback: Feedback, added: list[str]) -
     """Each added genre's recall on the held-out votes for it: the share the challenger calls it."""
     out = []
     held = feedback.held_out
-    top = [model.genres[i] for i in model.predict_proba(held.vectors).argmax(axis=1)] if len(held) else []
+    top = [model.genres[i] for i in model.predict_proba(held.vectors, held.texts).argmax(axis=1)] if len(held) else []
     for genre in added:
         rows = [i for i, labels in enumerate(held.label_sets) if genre in labels]
         trained = sum(genre in labels for labels in feedback.train.label_sets)

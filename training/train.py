@@ -6,7 +6,7 @@ import hashlib
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,11 +18,16 @@ from models.distinctive import DistinctiveTag, distinctive_tags, genre_totals
 from models.embedder import Embedder
 from models.features import FeatureExtractor
 from models.genre import GenreModel, Recipe
+from models.reader import SETTINGS_VERSION, reader_version
 from models.tagger import MIN_SCORE
+from models.text_genre import has_text
+from models.text_tags import text_scores
 from training.datasets import genre_names, load_samples
 from training.extract import FeatureTable, extract
 from training.metrics import genre_metrics
+from training.reading import read_texts
 from training.splits import SEED, expand_multilabel, primary_genre, validation_mask
+from training.text_tuning import FOLDS, tune_text
 
 log = logging.getLogger(__name__)
 DEFAULT_TOP_N = 25
@@ -40,6 +45,12 @@ class GenreData:
     files: list[str]
     tag_matrix: np.ndarray  # (n, len(vocabulary))
     vocabulary: list[str]
+    texts: list[str] = field(default_factory=list)  # what each cover reads; empty: saved before reading
+    sources: list[str] = field(default_factory=list)  # which labelled set each cover came from
+
+    def __post_init__(self) -> None:
+        self.texts = list(self.texts) or [""] * len(self.label_sets)
+        self.sources = list(self.sources) or [""] * len(self.label_sets)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -47,6 +58,7 @@ class GenreData:
             path, vectors=self.vectors.astype(np.float16), labels=np.array([";".join(sorted(s)) for s in self.label_sets]),
             validation=self.validation, genres=np.array(self.genres), files=np.array(self.files),
             tags=self.tag_matrix.astype(np.float16), vocabulary=np.array(self.vocabulary),
+            texts=np.array(self.texts, dtype=str), sources=np.array(self.sources, dtype=str),
         )
 
     @classmethod
@@ -58,7 +70,15 @@ class GenreData:
                 validation=data["validation"].astype(bool), genres=data["genres"].tolist(),
                 files=data["files"].tolist(), tag_matrix=data["tags"].astype(np.float32),
                 vocabulary=data["vocabulary"].tolist(),
+                texts=data["texts"].tolist() if "texts" in data.files else [],
+                sources=data["sources"].tolist() if "sources" in data.files else [],
             )
+
+    def rows_from(self, source: str) -> np.ndarray:
+        return np.array([i for i, s in enumerate(self.sources) if s == source], dtype=int)
+
+    def texts_of(self, rows: np.ndarray) -> list[str]:
+        return [self.texts[i] for i in rows]
 
     @property
     def train_rows(self) -> np.ndarray:
@@ -82,7 +102,8 @@ def check_trainable(label_sets: list[frozenset[str]], source: Path) -> None:
         raise ValueError(f"{source}: need at least {MIN_COVERS_PER_GENRE} covers per genre; too few for {', '.join(scarce)}")
 
 
-def genre_data(table: FeatureTable, root: Path) -> GenreData:
+def genre_data(table: FeatureTable, root: Path, texts: list[str] | None = None, source: str = "") -> GenreData:
+    """The set's labelled covers with its own seeded, stratified validation split."""
     keep = [i for i, s in enumerate(table.samples) if s.genres]
     samples = [table.samples[i] for i in keep]
     label_sets = [s.genres for s in samples]
@@ -90,43 +111,79 @@ def genre_data(table: FeatureTable, root: Path) -> GenreData:
     vocabulary = sorted(set().union(*(table.tag_scores[i] for i in keep)))
     tags = table.tag_matrix(vocabulary)[keep]
     files = [_relative(s.path, root) for s in samples]
-    return GenreData(table.vectors[keep], label_sets, validation_mask(label_sets), genre_names(samples), files, tags, vocabulary)
+    read = [texts[i] for i in keep] if texts is not None else []
+    return GenreData(table.vectors[keep], label_sets, validation_mask(label_sets), genre_names(samples), files, tags,
+                     vocabulary, read, [source] * len(keep))
+
+
+def combine(parts: list[GenreData]) -> GenreData:
+    """Several sets as one; each keeps its own validation split."""
+    if len(parts) == 1:
+        return parts[0]
+    genres = sorted(set().union(*(p.genres for p in parts)))
+    vocabulary = sorted(set().union(*(p.vocabulary for p in parts)))
+    tags = np.zeros((sum(len(p.files) for p in parts), len(vocabulary)), dtype=np.float32)
+    start = 0
+    for p in parts:
+        columns = [vocabulary.index(t) for t in p.vocabulary]
+        tags[start:start + len(p.files), columns] = p.tag_matrix
+        start += len(p.files)
+    return GenreData(
+        np.concatenate([p.vectors for p in parts]), [s for p in parts for s in p.label_sets],
+        np.concatenate([p.validation for p in parts]), genres, [f for p in parts for f in p.files], tags, vocabulary,
+        [t for p in parts for t in p.texts], [s for p in parts for s in p.sources])
 
 
 def fit_genre(data: GenreData, recipe: Recipe, rows: np.ndarray | None = None,
               extra: tuple[np.ndarray, list[frozenset[str]]] | None = None,
-              new_genres: Sequence[str] = ()) -> GenreModel:
-    """Fit on data's training rows (or `rows`), plus optional extra (vectors, label sets) rows;
-    `new_genres` are classes beyond data's, learnt from the extra rows only (genres from votes)."""
+              extra_texts: list[str] | None = None, new_genres: Sequence[str] = ()) -> GenreModel:
+    """Fit on data's training rows (or `rows`), plus optional extra (vectors, label sets) rows and their
+    texts; `new_genres` are classes beyond data's, learnt from the extra rows only (genres from votes)."""
     genres = [*data.genres, *new_genres]
     rows = data.train_rows if rows is None else rows
+    texts = _expand_texts(data.texts_of(rows), [data.label_sets[i] for i in rows], genres)
     vectors, targets = expand_multilabel(data.vectors[rows], [data.label_sets[i] for i in rows], genres)
     if extra is not None and len(extra[0]):
         more_x, more_y = expand_multilabel(extra[0], extra[1], genres)
-        more_x, more_y = _balance_new(more_x, more_y, len(data.genres), np.bincount(targets, minlength=len(data.genres)))
-        vectors, targets = np.concatenate([vectors, more_x]), np.concatenate([targets, more_y])
-    return GenreModel.fit(vectors, targets, genres, recipe, seed=SEED)
+        more_texts = _expand_texts(extra_texts or [""] * len(extra[0]), extra[1], genres)
+        keep = _balance_new(more_y, len(data.genres), np.bincount(targets, minlength=len(data.genres)))
+        vectors, targets = np.concatenate([vectors, more_x[keep]]), np.concatenate([targets, more_y[keep]])
+        texts += [more_texts[i] for i in keep]
+    return GenreModel.fit(vectors, targets, genres, recipe, seed=SEED, texts=texts)
 
 
-def _balance_new(vectors: np.ndarray, targets: np.ndarray, n_base: int,
-                 base_counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A genre learnt from a few dozen votes next to base genres of hundreds of covers is almost
-    never the argmax: its votes are repeated up to the smallest base genre's size (at most 10x)."""
-    if not len(targets) or targets.max() < n_base:
-        return vectors, targets
-    smallest = int(base_counts[base_counts > 0].min()) if (base_counts > 0).any() else 0
+def _balance_new(targets: np.ndarray, n_base: int, base_counts: np.ndarray) -> np.ndarray:
+    """Rows of the extra (voted) rows to train on. A genre learnt from a few dozen votes next to base
+    genres of hundreds of covers is almost never the argmax: its votes are repeated up to the
+    smallest base genre's size (at most 10x)."""
     rows = [np.arange(len(targets))]
+    if not len(targets) or targets.max() < n_base:
+        return rows[0]
+    smallest = int(base_counts[base_counts > 0].min()) if (base_counts > 0).any() else 0
     for genre in range(n_base, int(targets.max()) + 1):
         own = np.flatnonzero(targets == genre)
         if len(own):
             repeats = min(10, max(1, smallest // len(own))) - 1
             rows += [own] * repeats
-    keep = np.concatenate(rows)
-    return vectors[keep], targets[keep]
+    return np.concatenate(rows)
 
 
-def evaluate_genre(model: GenreModel, vectors: np.ndarray, label_sets: list[frozenset[str]]) -> dict:
-    return genre_metrics(model.predict_proba(vectors), label_sets, model.genres)
+def _expand_texts(texts: list[str], label_sets: list[frozenset[str]], genres: list[str]) -> list[str]:
+    """The texts in expand_multilabel's row order."""
+    return [t for t, labels in zip(texts, label_sets, strict=True) for g in sorted(labels) if g in genres]
+
+
+def evaluate_genre(model: GenreModel, vectors: np.ndarray, label_sets: list[frozenset[str]],
+                   texts: list[str] | None = None) -> dict:
+    metrics = genre_metrics(model.predict_proba(vectors, texts), label_sets, model.genres)
+    if texts is not None and model.reads_text:
+        has = np.array([has_text(t) for t in texts], dtype=bool)
+        for name, rows in (("with_text", has), ("without_text", ~has)):
+            if rows.any():
+                part = genre_metrics(model.predict_proba(vectors[rows], [t for t, h in zip(texts, rows, strict=True) if h]),
+                                     [s for s, h in zip(label_sets, rows, strict=True) if h], model.genres)
+                metrics[name] = {k: part[k] for k in ("n", "top1", "top2", "ece")}
+    return metrics
 
 
 def distinctive_from(data: GenreData, top_n: int, rows: np.ndarray | None = None) -> dict[str, list[DistinctiveTag]]:
@@ -156,29 +213,53 @@ def fit_popularity(table: FeatureTable) -> tuple[pop.PopularityModel, dict]:
 def train(data_source: Path, out: Path, *, images_dir: Path | None = None, popularity_source: Path | None = None,
           check_source: Path | None = None, recipe: Recipe | None = None, top_n: int = DEFAULT_TOP_N,
           base_features_out: Path | None = None, version: str | None = None, progress: bool = True,
-          embedder: Embedder | None = None, cache_dir: Path | None = CACHE_DIR) -> artifacts.Artifact:
+          embedder: Embedder | None = None, cache_dir: Path | None = CACHE_DIR, also: Sequence[Path] = (),
+          read: bool = True) -> artifacts.Artifact:
+    """also: more labelled sets to train on (each with its own validation split); read: read the
+    covers' text and let cross-validation choose the text model and its blend weight."""
     recipe = recipe or Recipe()
     extractor = FeatureExtractor(embedder or Embedder(threads=2))
-    samples = load_samples(data_source, images_dir)
-    table = extract(samples, extractor, cache_dir=cache_dir, progress=progress)
-    data = genre_data(table, _dataset_root(data_source))
+    table, data = load_genre_data(data_source, extractor, images_dir=images_dir, cache_dir=cache_dir,
+                                  progress=progress, read=read)
+    for extra_source in also:
+        data = combine([data, load_genre_data(extra_source, extractor, cache_dir=cache_dir, progress=progress, read=read)[1]])
+    tuning = None
+    if read:
+        tuning = tune_text(data, recipe)
+        recipe = tuning.recipe
+        log.info("text model chosen by CV: weight %.2f, n-grams %s, C %g (CV top-1 %.3f; image only %.3f)",
+                 recipe.text_weight, recipe.text_ngram, recipe.text_C, tuning.cv_top1, tuning.cv_top1_image_only)
+        log.info("blend sharpness chosen by CV: %.2f", recipe.text_sharpness)
     log.info("fitting the genre model on %d covers (%d held out)", len(data.train_rows), len(data.validation_rows))
     model = fit_genre(data, recipe)
-    metrics = {"validation": evaluate_genre(model, data.vectors[data.validation], [data.label_sets[i] for i in data.validation_rows])}
+    metrics = {"validation": validation_metrics(model, data)}
+    for source in dict.fromkeys(data.sources):
+        rows = np.intersect1d(data.rows_from(source), data.validation_rows)
+        if len(also) and len(rows):
+            metrics[f"validation:{source}"] = evaluate_genre(model, data.vectors[rows], [data.label_sets[i] for i in rows],
+                                                             data.texts_of(rows))
+    if tuning is not None:
+        metrics["text_cv"] = {"log_loss": tuning.cv_log_loss, "top1": tuning.cv_top1,
+                              "top1_image_only": tuning.cv_top1_image_only, "folds": FOLDS}
     if check_source is not None:
-        metrics["cross_domain"] = cross_domain_check(model, check_source, extractor, progress, cache_dir)
+        metrics["cross_domain"] = cross_domain_check(model, check_source, extractor, progress, cache_dir, read=read)
     popularity, pop_metrics = _popularity_model(popularity_source, extractor, progress, cache_dir)
     metrics["popularity"] = pop_metrics
-    manifest = {
+    provenance = _provenance(data_source, data, table, popularity_source, check_source)
+    if also:
+        provenance["also"] = [_display(p) for p in also]
+    manifest: dict = {
         "version": version or artifacts.new_version(),
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "genres": data.genres,
         "feature_spec": extractor.spec,
         "recipe": recipe.to_dict(),
         "distinctive_top_n": top_n,
-        "data": _provenance(data_source, data, table, popularity_source, check_source),
+        "data": provenance,
         "metrics": metrics,
     }
+    if read:
+        manifest["reader"] = {"settings": SETTINGS_VERSION, "rapidocr-onnxruntime": reader_version()}
     artifact = artifacts.Artifact(manifest, model, popularity, data.vocabulary, distinctive_from(data, top_n))
     artifacts.save(artifact, out)
     if base_features_out is not None:
@@ -186,11 +267,30 @@ def train(data_source: Path, out: Path, *, images_dir: Path | None = None, popul
     return artifact
 
 
-def cross_domain_check(model: GenreModel, source: Path, extractor: FeatureExtractor, progress: bool, cache_dir: Path | None) -> dict:
+def load_genre_data(source: Path, extractor: FeatureExtractor, *, images_dir: Path | None = None,
+                    cache_dir: Path | None = CACHE_DIR, progress: bool = True, read: bool = True) -> tuple[FeatureTable, GenreData]:
+    table = extract(load_samples(source, images_dir), extractor, cache_dir=cache_dir, progress=progress)
+    texts = None
+    if read:
+        readings = read_texts([s.path for s in table.samples], cache_dir, progress=progress)
+        texts = [r.text for r in readings]
+        for scores, reading in zip(table.tag_scores, readings, strict=True):  # text tags can be distinctive too
+            scores.update(text_scores(reading))
+    return table, genre_data(table, _dataset_root(source), texts, source=_display(source) or "")
+
+
+def validation_metrics(model: GenreModel, data: GenreData) -> dict:
+    rows = data.validation_rows
+    return evaluate_genre(model, data.vectors[rows], [data.label_sets[i] for i in rows], data.texts_of(rows))
+
+
+def cross_domain_check(model: GenreModel, source: Path, extractor: FeatureExtractor, progress: bool,
+                       cache_dir: Path | None, read: bool = True) -> dict:
     """Accuracy on another labelled set's rows that carry one of the model's genres."""
     samples = [s for s in load_samples(source) if s.genres & set(model.genres)]
     table = extract(samples, extractor, cache_dir=cache_dir, progress=progress)
-    metrics = evaluate_genre(model, table.vectors, [s.genres for s in table.samples])
+    texts = [r.text for r in read_texts([s.path for s in table.samples], cache_dir, progress=progress)] if read else None
+    metrics = evaluate_genre(model, table.vectors, [s.genres for s in table.samples], texts)
     metrics["source"] = _display(source)
     return metrics
 

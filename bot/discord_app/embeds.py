@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import discord
-from discord.utils import escape_markdown
+from discord.utils import escape_markdown, escape_mentions
 
 from bot.genre_emojis import genre_emojis as with_spares
 from bot.render_retrain import STATUS_WORDS, difference_line, headline, metrics_table, new_genre_lines
-from bot.render_text import MAX_TAGS, TOP_GENRES, bar, distinctive_label, popularity_line, render_stats
+from bot.render_text import MAX_TAGS, TOP_GENRES, bar, cover_text, distinctive_label, popularity_line, render_stats, why
 from bot.replies import Reply
 from models.distinctive import DistinctiveTag
 from training.result import RetrainResult
@@ -53,6 +53,8 @@ class Rendered:
             kwargs["embed"] = self.embed
         if self.file is not None:
             kwargs["file"] = self.file
+        if self.embed is not None:  # a prediction shows a cover's text: never ping, even if the client default changes
+            kwargs["allowed_mentions"] = discord.AllowedMentions.none()
         return kwargs
 
 
@@ -124,6 +126,11 @@ def _md(text: str) -> str:
     return escape_markdown(text)
 
 
+def _stranger(text: str) -> str:
+    """Text from a cover or a stranger: markdown escaped, and mentions broken even where one would ping."""
+    return escape_mentions(escape_markdown(text))
+
+
 # -- predictions --------------------------------------------------------------------------------------
 
 
@@ -175,13 +182,16 @@ def _prediction(reply: Reply, genre_emojis: Mapping[str, str], confirm_emoji: st
         emoji = genre_emojis.get(score.genre)
         prefix = f"{emoji} " if emoji else ""
         lines.append(f"{prefix}**{_md(score.genre)}** `{bar(score.probability)}` {score.probability * 100:.0f}%")
-        reasons = prediction.distinctive_tags.get(score.genre)
+        reasons = why(prediction, score.genre)
         if reasons:
-            lines.append("↳ why: " + join_clipped((f"**{_md(t)}**" for t in reasons), 400))
+            lines.append("↳ why: " + join_clipped((f"**{_stranger(t)}**" for t in reasons), 400))
     if reply.unsure and len(prediction.genres) >= 2:
         lines.append("🤔 **" + unsure_text(prediction.genres[0].genre, prediction.genres[1].genre) + "**")
     if reply.text:
         lines.append(f"*{_md(reply.text)}*")
+    reads = cover_text(prediction.text)
+    if reads:
+        lines.append(f"reads: *{_stranger(reads)}*")
     embed.description = join_lines_clipped(lines, DESCRIPTION_LIMIT)
 
     _add_field(embed, "Popularity", popularity_line(prediction).removeprefix("Popularity: "))

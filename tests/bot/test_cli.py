@@ -14,7 +14,7 @@ from bot.service import Service
 from tests.bot.fake_spotify import COVERS
 from tests.bot.test_console import run_bot
 
-PREDICTION_KEYS = {"genres", "popularity", "tags", "distinctive_tags", "model_version"}
+PREDICTION_KEYS = {"genres", "popularity", "tags", "distinctive_tags", "model_version", "text", "read_words"}
 
 
 def test_help_lists_every_command(tmp_path: Path) -> None:
@@ -37,6 +37,29 @@ def test_predict_json(tmp_path: Path, spotify_dir: Path, predictor) -> None:
     assert data["model_version"] == predictor.version
     expected = predictor.predict((spotify_dir / "images" / COVERS[0]).read_bytes()).to_dict()
     assert data == json.loads(json.dumps(expected))
+
+
+def test_predict_several_paths_prints_one_json_object_per_line(tmp_path: Path, spotify_dir: Path, predictor) -> None:
+    junk = tmp_path / "junk.jpg"
+    junk.write_text("not a cover")
+    paths = [spotify_dir / "images" / COVERS[0], junk, spotify_dir / "images" / COVERS[1]]
+    result = run_bot(tmp_path, "predict", *map(str, paths), "--json")
+    assert result.returncode == 1  # one bad path fails the run, the others are still judged
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    objects = [json.loads(line) for line in lines]
+    assert [o["path"] for o in objects] == [str(paths[0]), str(paths[2])]
+    for path, data in zip([paths[0], paths[2]], objects):
+        assert isinstance(data["text"], str)
+        assert {k: v for k, v in data.items() if k != "path"} == json.loads(json.dumps(predictor.predict(path.read_bytes()).to_dict()))
+    assert "junk.jpg: That doesn't look like an image" in result.stderr
+
+
+def test_predict_several_paths_as_text(tmp_path: Path, spotify_dir: Path) -> None:
+    result = run_bot(tmp_path, "predict", *(str(spotify_dir / "images" / c) for c in COVERS[:2]))
+    assert result.returncode == 0, result.stderr
+    for cover in COVERS[:2]:
+        assert cover in result.stdout
 
 
 def test_predict_refuses_a_bad_image(tmp_path: Path) -> None:

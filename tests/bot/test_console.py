@@ -246,3 +246,16 @@ async def test_a_fifo_does_not_hang_the_console(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     said = await asyncio.wait_for(console_says(str(fifo)), timeout=10)
     assert said.endswith("That's not a regular file (a device, a pipe or a socket); I only read image files.")
+
+
+def test_console_reply_shows_what_the_cover_reads_on_one_clean_line() -> None:
+    from dataclasses import replace
+
+    text = "STRAIGHT\nOUTTA\x1b[31m COMPTON\x07"
+    reply = Reply(kind="prediction", title="cover.jpg",
+                  prediction=replace(prediction(), text=text, read_words=["COMPTON"]), prediction_id=1)
+    rendered = render_reply(reply)
+    assert "reads: STRAIGHT OUTTA [31m COMPTON" in rendered
+    assert "\x1b" not in rendered and "\x07" not in rendered
+    assert 'why: dark, guitar, "COMPTON"' in rendered  # read words behind the top genre
+    assert "reads:" not in render_reply(Reply(kind="prediction", title="c", prediction=prediction(), prediction_id=1))

@@ -138,6 +138,19 @@ def test_tags_come_along(db):
     assert load(db).train.tags == [{"guitar": 0.9, "night": 0.6}]
 
 
+def test_read_text_comes_along(db):
+    fill_db(db, [item(1, "Rock", text="LIVE AT LEEDS"), item(2, "Pop")])
+    assert load(db).train.texts == ["LIVE AT LEEDS", ""]
+
+
+def test_a_database_from_before_reading_still_trains_image_only(db):
+    fill_db(db, [item(1, "Rock", text="LIVE AT LEEDS")])
+    with sqlite3.connect(db) as conn:  # as if migration 0002 had never run
+        conn.execute("ALTER TABLE predictions DROP COLUMN read_text")
+    fb = load(db)
+    assert fb.train.texts == [""] and fb.train.label_sets == [frozenset({"Rock"})]
+
+
 def test_read_only_and_never_creates_a_database(db, tmp_path):
     with pytest.raises(FileNotFoundError):
         load(tmp_path / "missing.db")

@@ -9,12 +9,14 @@ import pytest
 from feedback import lock
 from feedback.labels import CONFIRM
 from feedback.migrate import Migration, load_migrations, split_statements
-from feedback.records import PredictionRecord
+from feedback.records import PredictionRecord, encode_record
 from feedback.store import Store, default_path
 from tests.feedback.helpers import applied_migrations, get_prediction, pragma, votes_for
 
 T0 = 1_700_000_000.0
 DAY = 86_400.0
+SHIPPED = [(m.version, m.name) for m in load_migrations()]
+NEXT = SHIPPED[-1][0] + 1  # a version no shipped migration uses
 
 
 class Clock:
@@ -68,9 +70,6 @@ def table_count(path: Path, table: str) -> int:
 # -- opening and migrations -------------------------------------------------------------------
 
 
-SHIPPED = [(m.version, m.name) for m in load_migrations()]
-
-
 def test_the_shipped_migrations_include_the_genre_approvals() -> None:
     assert SHIPPED[0] == (1, "initial") and (3, "genre_approvals") in SHIPPED
 
@@ -78,6 +77,7 @@ def test_the_shipped_migrations_include_the_genre_approvals() -> None:
 async def test_migrations_apply_once_and_are_recorded(db_path: Path, clock: Clock):
     store = await Store.open(db_path, clock=clock)
     assert await applied_migrations(store) == SHIPPED
+    assert SHIPPED[:2] == [(1, "initial"), (2, "prediction_text")]
     await store.close()
 
     clock.now += 60
@@ -91,20 +91,37 @@ async def test_migrations_apply_once_and_are_recorded(db_path: Path, clock: Cloc
 
 async def test_later_migration_applied_on_reopen(db_path: Path, clock: Clock):
     await (await Store.open(db_path, clock=clock)).close()
-    extra = Migration(99, "notes", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);")
+    extra = Migration(NEXT, "notes", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);")
     store = await Store.open(db_path, clock=clock, migrations=[*load_migrations(), extra])
-    assert await applied_migrations(store) == [*SHIPPED, (99, "notes")]
+    assert await applied_migrations(store) == [*SHIPPED, (NEXT, "notes")]
     await store.close()
     assert table_count(db_path, "notes") == 0
 
 
 async def test_failed_migration_rolls_back_and_is_not_recorded(db_path: Path, clock: Clock):
-    broken = Migration(99, "broken", "CREATE TABLE half (id INTEGER);\nINSERT INTO nowhere VALUES (1);")
+    broken = Migration(NEXT, "broken", "CREATE TABLE half (id INTEGER);\nINSERT INTO nowhere VALUES (1);")
     with pytest.raises(sqlite3.OperationalError):
         await Store.open(db_path, clock=clock, migrations=[*load_migrations(), broken])
     with sqlite3.connect(db_path) as conn:
         assert conn.execute("SELECT version FROM schema_migrations").fetchall() == [(v,) for v, _ in SHIPPED]
         assert not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'half'").fetchall()
+
+
+async def test_an_old_database_gains_read_text_and_keeps_its_rows(db_path: Path, clock: Clock):
+    initial = [m for m in load_migrations() if m.version == 1]
+    await (await Store.open(db_path, clock=clock, migrations=initial)).close()
+    values = {k: v for k, v in encode_record(record()).items() if k != "read_text"} | {"created": T0}
+    with sqlite3.connect(db_path) as conn:  # a row written by a version that did not read covers
+        assert "read_text" not in {row[1] for row in conn.execute("PRAGMA table_info(predictions)")}
+        old_id = conn.execute(f"INSERT INTO predictions ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+                              list(values.values())).lastrowid
+
+    store = await Store.open(db_path, clock=clock)
+    new_id = await store.record_prediction(record(image_sha256="cd" * 32, read_text="GREATEST HITS"))
+    await store.close()
+    with sqlite3.connect(db_path) as conn:
+        rows = dict(conn.execute("SELECT id, read_text FROM predictions").fetchall())
+    assert rows == {old_id: None, new_id: "GREATEST HITS"}
 
 
 async def test_pragmas(store: Store):

@@ -42,6 +42,7 @@ class Item:
     sha: str | None = None
     tags: list[tuple[str, float]] = field(default_factory=list)
     platform: str = "discord"
+    text: str = ""  # what the cover read
 
 
 def full_base() -> GenreData:
@@ -169,6 +170,7 @@ async def _fill(path: Path, items: list[Item], genres: list[str]) -> list[int]:
                 platform=item.platform, source_kind=item.source_kind, source_ref=f"ref-{n}",
                 image_sha256=item.sha or fake_sha(n), model_version=CHAMPION, probabilities=probabilities,
                 popularity=50.0, tags=item.tags, features=item.vector, requester_id=f"user{n}",
+                read_text=item.text,
             ))
             for voter, label, is_admin in item.votes:
                 await store.vote(prediction, voter, label, is_admin=is_admin)

@@ -97,7 +97,8 @@ def test_uploaded_bytes_become_an_attached_cover() -> None:
     assert rendered.file.filename == "cover.jpg"
     assert rendered.embed.thumbnail.url == "attachment://cover.jpg"
     assert rendered.embed.url is None  # only Spotify items link out
-    assert set(rendered.send_kwargs()) == {"embed", "file"}
+    assert set(rendered.send_kwargs()) == {"embed", "file", "allowed_mentions"}
+    assert rendered.send_kwargs()["allowed_mentions"].everyone is False
     png = render(prediction_reply(cover_url=None, cover_bytes=b"\x89PNG....")).file
     assert png is not None and png.filename == "cover.png"
 
@@ -182,3 +183,27 @@ def test_retrain_embed_renders_the_typed_result() -> None:
     assert "McNemar p = 0.008" in embed.description and "Decision:" in embed.description
     [table] = embed.fields
     assert table.name == "Old vs new" and "base validation top-1" in table.value
+
+
+HOSTILE_TEXT = "@everyone <@123456789012345678> <@&987654321098765432> **BOLD** __x__ `code` ||spoiler|| " + "LONG " * 40
+
+
+def test_read_text_is_shown_escaped_and_cut_and_never_pings() -> None:
+    from dataclasses import replace
+
+    prediction = replace(make_prediction(), text=HOSTILE_TEXT, read_words=["@here"])
+    rendered = render(prediction_reply(prediction=prediction))
+    assert rendered.embed is not None
+    (line,) = [x for x in rendered.embed.description.split("\n") if x.startswith("reads: ")]
+    assert "@everyone" not in line and "@\u200beveryone" in line  # escape_mentions breaks the mention
+    assert "<@123456789012345678>" not in line and "<@&987654321098765432>" not in line
+    assert "\\*\\*BOLD\\*\\*" in line and "\\`code\\`" in line and "\\_\\_x\\_\\_" in line
+    assert len(line) < 200 and line.endswith("…*")
+    assert "@here" not in rendered.embed.description  # the read words in "why" are escaped too
+    mentions = rendered.send_kwargs()["allowed_mentions"]
+    assert (mentions.everyone, mentions.users, mentions.roles, mentions.replied_user) == (False, False, False, False)
+
+
+def test_no_read_text_no_reads_line() -> None:
+    rendered = render(prediction_reply())
+    assert rendered.embed is not None and "reads:" not in rendered.embed.description

@@ -77,3 +77,19 @@ def test_keyboard_skips_genres_too_long_for_callback_data() -> None:
     assert data == ["v:Rock", "v:" + CONFIRM]
     assert render.parse_vote("v:Rock") == "Rock" and render.parse_vote("x:Rock") is None
     assert render.parse_vote("v:") is None and render.parse_vote(None) is None
+
+
+def test_read_text_is_html_escaped_and_cut() -> None:
+    from dataclasses import replace
+
+    from tests.bot.telegram.conftest import make_prediction, prediction_reply
+
+    text = "<b>FAKE</b> <a href='http://x'>link</a> & @everyone " + "LONG " * 40
+    reply = prediction_reply(prediction=replace(make_prediction(), text=text, read_words=["<i>"]))
+    rendered = render.render_prediction(reply, "👍")
+    for message in [rendered.caption, *rendered.text]:
+        assert "<b>FAKE</b>" not in message and "<a href" not in message and "<i>" not in message
+    whole = "\n".join(rendered.text)
+    (line,) = [x for x in whole.split("\n") if x.startswith("reads: ")]
+    assert line.startswith("reads: &lt;b&gt;FAKE&lt;/b&gt; &lt;a href='http://x'&gt;link&lt;/a&gt; &amp; @everyone")
+    assert html.unescape(line).endswith("…") and len(html.unescape(line)) <= len("reads: ") + 80

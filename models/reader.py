@@ -1,0 +1,135 @@
+"""Reading the text on a cover: image in, text boxes out (RapidOCR, PP-OCRv4 models on onnxruntime).
+
+The reader never fails a prediction: an image it cannot read, or an error inside the OCR, gives an
+empty Reading and one log line per kind of problem.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from importlib import metadata
+
+import numpy as np
+from PIL import Image
+
+log = logging.getLogger(__name__)
+
+# Chosen by measurement on Discogs-5 and Spotify covers (benchmarks/bench_models.py, model card):
+# the detector sees the cover at DET_SIDE px, only the largest MAX_BOXES boxes are recognised,
+# strings read with less confidence than MIN_CONFIDENCE are dropped, no angle classifier.
+DET_SIDE = 384
+MAX_BOXES = 6
+MIN_CONFIDENCE = 0.5
+MAX_ASPECT = 4.0  # covers are square-ish; a 1x40000 strip is not a cover worth reading
+MIN_SIDE = 16
+# Part of every cache key of read text: change it whenever a setting above or the OCR changes.
+SETTINGS_VERSION = f"rapidocr-1.4/det{DET_SIDE}/boxes{MAX_BOXES}/conf{MIN_CONFIDENCE}/nocls/1"
+
+
+@dataclass(frozen=True)
+class TextBox:
+    text: str
+    confidence: float
+    box: tuple[tuple[float, float], ...]  # four corners (x, y) in the input image's pixels
+
+    @property
+    def area(self) -> float:
+        xs, ys = zip(*self.box, strict=True)
+        return float(0.5 * abs(np.dot(xs, np.roll(ys, 1)) - np.dot(ys, np.roll(xs, 1))))
+
+
+@dataclass(frozen=True)
+class Reading:
+    boxes: tuple[TextBox, ...] = ()
+    image_area: float = 1.0  # of the image the boxes' corners refer to
+
+    @property
+    def text(self) -> str:
+        """What the cover reads, top to bottom, one space between boxes ("" when nothing)."""
+        return " ".join(b.text for b in self.boxes)
+
+
+EMPTY = Reading()
+
+
+def reader_version() -> str:
+    try:
+        return metadata.version("rapidocr-onnxruntime")
+    except metadata.PackageNotFoundError:
+        return "missing"
+
+
+class Reader:
+    """Thread-safe after construction (onnxruntime sessions are); one intra-op thread by default."""
+
+    def __init__(self, threads: int = 1):
+        self._engine = _engine(threads)
+        self._warned: set[str] = set()
+
+    def read(self, image: Image.Image) -> Reading:
+        try:
+            array, scale = _prepare(image)
+        except _Unreadable as exc:
+            self._warn_once(str(exc), f"not reading text: {exc}")
+            return EMPTY
+        try:
+            boxes = self._read(array)
+        except Exception as exc:  # the OCR's internals can raise almost anything on odd input
+            self._warn_once(type(exc).__name__, f"reading text failed ({type(exc).__name__}: {exc}); image only")
+            return EMPTY
+        corners = [tuple((x / scale, y / scale) for x, y in box.box) for box in boxes]
+        return Reading(tuple(TextBox(b.text, b.confidence, c) for b, c in zip(boxes, corners, strict=True)),
+                       image_area=float(image.width * image.height))
+
+    def _read(self, array: np.ndarray) -> list[TextBox]:
+        engine = self._engine
+        found, _ = engine.text_det(array)
+        if found is None or len(found) == 0:
+            return []
+        areas = [_polygon_area(b) for b in found]
+        largest = sorted(np.argsort(areas)[::-1][:MAX_BOXES])
+        kept = engine.sorted_boxes(np.asarray([found[i] for i in largest]))
+        crops = engine.get_crop_img_list(array, kept)
+        recognised, _ = engine.text_rec(crops)
+        out = []
+        for box, result in zip(kept, recognised, strict=True):
+            text, confidence = str(result[0]).strip(), float(result[1])
+            if text and confidence >= MIN_CONFIDENCE:
+                out.append(TextBox(text, confidence, tuple((float(x), float(y)) for x, y in box)))
+        return out
+
+    def _warn_once(self, kind: str, message: str) -> None:
+        if kind not in self._warned:
+            self._warned.add(kind)
+            log.warning(message)
+
+
+class _Unreadable(ValueError):
+    pass
+
+
+def _engine(threads: int):
+    from rapidocr_onnxruntime import RapidOCR
+
+    # limit_type "max" leaves an image under 960 px at its size: _prepare has already sized it.
+    return RapidOCR(use_cls=False, print_verbose=False, det_limit_type="max",
+                    intra_op_num_threads=threads, inter_op_num_threads=1)
+
+
+def _prepare(image: Image.Image) -> tuple[np.ndarray, float]:
+    """The cover as the BGR array the detector reads (longest side DET_SIDE) and the scale used."""
+    width, height = image.size
+    if min(width, height) < MIN_SIDE:
+        raise _Unreadable(f"image too small ({width}x{height})")
+    if max(width, height) / min(width, height) > MAX_ASPECT:
+        raise _Unreadable(f"image too narrow ({width}x{height})")
+    scale = DET_SIDE / max(width, height)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    rgb = image.convert("RGB").resize(size, Image.Resampling.BILINEAR)
+    return np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1]), scale
+
+
+def _polygon_area(points: np.ndarray) -> float:
+    xs, ys = np.asarray(points, dtype=np.float64).T
+    return float(0.5 * abs(np.dot(xs, np.roll(ys, 1)) - np.dot(ys, np.roll(xs, 1))))

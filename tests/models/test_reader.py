@@ -1,0 +1,86 @@
+import logging
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from models import reader as reader_module
+from models.reader import Reader, Reading, TextBox
+
+
+@pytest.fixture(scope="module")
+def reader():
+    return Reader(threads=1)
+
+
+def cover_with(words: list[str], size: int = 300) -> Image.Image:
+    image = Image.new("RGB", (size, size), (250, 245, 235))
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=size // 8)
+    for row, word in enumerate(words):
+        draw.text((size // 10, size // 10 + row * size // 4), word, fill=(20, 20, 30), font=font)
+    return image
+
+
+def test_reads_drawn_words(reader):
+    reading = reader.read(cover_with(["GREATEST", "HITS"]))
+    assert "GREATEST" in reading.text.upper()
+    assert "HITS" in reading.text.upper()
+    assert reading.text.upper().index("GREATEST") < reading.text.upper().index("HITS")  # top to bottom
+    assert all(0.5 <= b.confidence <= 1 for b in reading.boxes)
+
+
+def test_boxes_are_in_input_pixels(reader):
+    reading = reader.read(cover_with(["LIVE"], size=600))
+    (box,) = [b for b in reading.boxes if "LIVE" in b.text.upper()]
+    xs, ys = zip(*box.box)
+    assert 40 <= min(xs) and max(xs) <= 400 and 40 <= min(ys) and max(ys) <= 200
+
+
+def test_blank_cover_reads_nothing(reader):
+    assert reader.read(Image.new("RGB", (300, 300), (128, 30, 200))).text == ""
+
+
+@pytest.mark.parametrize("size", [(1, 40000), (40000, 1), (8, 8), (3000, 200)])
+def test_pathological_shapes_read_nothing_and_log_once(reader, size, caplog):
+    image = Image.new("RGB", size, "white")
+    reader._warned.clear()
+    with caplog.at_level(logging.WARNING, logger="models.reader"):
+        assert reader.read(image) == Reading()
+        assert reader.read(image) == Reading()
+    assert len(caplog.records) == 1
+
+
+def test_rotated_and_huge_covers_do_not_fail(reader):
+    assert isinstance(reader.read(cover_with(["ROCK"]).rotate(90, expand=True)), Reading)
+    huge = cover_with(["POP"], size=300).resize((4000, 4000))
+    assert "POP" in reader.read(huge).text.upper()
+
+
+def test_an_ocr_failure_gives_an_empty_reading(reader, monkeypatch, caplog):
+    def broken(array):
+        raise RuntimeError("onnx exploded")
+
+    monkeypatch.setattr(reader._engine, "text_det", broken)
+    reader._warned.clear()
+    with caplog.at_level(logging.WARNING, logger="models.reader"):
+        assert reader.read(cover_with(["JAZZ"])) == Reading()
+    assert "onnx exploded" in caplog.text
+
+
+def test_only_the_largest_boxes_are_recognised(monkeypatch):
+    monkeypatch.setattr(reader_module, "MAX_BOXES", 1)
+    small_reader = Reader(threads=1)
+    image = Image.new("RGB", (300, 300), "white")
+    draw = ImageDraw.Draw(image)
+    draw.text((20, 20), "TINY", fill="black", font=ImageFont.load_default(size=16))
+    draw.text((20, 150), "HUGE", fill="black", font=ImageFont.load_default(size=70))
+    assert small_reader.read(image).text.upper() == "HUGE"
+
+
+def test_reading_text_joins_boxes():
+    box = ((0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0))
+    reading = Reading((TextBox("A", 0.9, box), TextBox("B", 0.8, box)))
+    assert reading.text == "A B"
+    assert reading.boxes[0].area == pytest.approx(1.0)
+    assert Reading().text == ""

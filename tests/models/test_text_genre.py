@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+
+from models.features import vector_size
+from models.genre import GenreModel, Recipe
+from models.text_genre import TextModel, blend
+
+GENRES = ["Country", "HipHop"]
+WORDS = {0: ["honky tonk", "cowboy road", "whiskey river", "tonk country"], 1: ["gangsta rap", "mixtape beats", "rap gangsta", "beats crew"]}
+
+
+def tiny_set(n: int = 40, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    targets = np.arange(n) % 2
+    vectors = rng.normal(size=(n, vector_size())).astype(np.float32)
+    vectors[:, 0] += np.where(targets == 0, 0.3, -0.3)  # a weak image signal
+    texts = [WORDS[t][(i // 2) % 4] if i % 5 else "" for i, t in enumerate(targets)]
+    return vectors, targets, texts
+
+
+@pytest.fixture(scope="module")
+def model():
+    vectors, targets, texts = tiny_set()
+    return GenreModel.fit(vectors, targets, GENRES, Recipe(text_weight=0.5, text_ngram=(2, 4), text_C=10.0),
+                          texts=texts)
+
+
+def test_no_text_gets_exactly_the_image_probabilities(model):
+    vectors, _, _ = tiny_set(6, seed=1)
+    image = model.image_proba(vectors)
+    np.testing.assert_array_equal(model.predict_proba(vectors, ["", "  ", "", "", "", ""]), image)
+    np.testing.assert_array_equal(model.predict_proba(vectors), image)
+
+
+def test_read_text_moves_the_answer_toward_its_genre(model):
+    vectors, _, _ = tiny_set(2, seed=2)
+    image = model.image_proba(vectors)
+    read = model.predict_proba(vectors, ["HONKYTONK COWBOY", "GANGSTA RAP"])
+    assert read[0, 0] > image[0, 0] and read[1, 1] > image[1, 1]
+    np.testing.assert_allclose(read.sum(axis=1), 1.0)
+
+
+def test_image_only_recipe_fits_no_text_model():
+    vectors, targets, texts = tiny_set()
+    plain = GenreModel.fit(vectors, targets, GENRES, Recipe(), texts=texts)
+    assert not plain.reads_text
+    np.testing.assert_array_equal(plain.predict_proba(vectors[:3], ["COWBOY"] * 3), plain.image_proba(vectors[:3]))
+
+
+def test_a_model_pickled_before_reading_answers_image_only(model):
+    old = GenreModel.__new__(GenreModel)
+    old.__dict__.update({k: v for k, v in model.__dict__.items() if k != "text"})
+    vectors, _, _ = tiny_set(3, seed=3)
+    np.testing.assert_array_equal(old.predict_proba(vectors, ["COWBOY"] * 3), model.image_proba(vectors))
+
+
+def test_blend_is_geometric_and_leaves_rows_without_text_alone():
+    image = np.array([[0.8, 0.2], [0.5, 0.5]])
+    text = np.array([[0.2, 0.8], [0.9, 0.1]])
+    out = blend(image, text, 0.5, np.array([True, False]))
+    np.testing.assert_allclose(out[0], [0.5, 0.5])  # sqrt(.8*.2) = sqrt(.2*.8)
+    np.testing.assert_array_equal(out[1], image[1])
+    np.testing.assert_array_equal(blend(image, text, 0.0, np.array([True, True])), image)
+
+
+def test_pushing_words_name_the_words_behind_a_genre():
+    texts = [w for pair in zip(WORDS[0], WORDS[1]) for w in pair] * 3
+    targets = np.array([0, 1] * 12)
+    text = TextModel((2, 4), C=10.0).fit(texts, targets)
+    assert text.pushing_words("COWBOY RAP", 0) == ["cowboy"]
+    assert text.pushing_words("COWBOY RAP", 1) == ["rap"]
+
+
+def test_sharpness_below_one_softens_only_rows_with_text():
+    image = np.array([[0.8, 0.2], [0.7, 0.3]])
+    text = np.array([[0.9, 0.1], [0.9, 0.1]])
+    has = np.array([True, False])
+    sharp, soft = blend(image, text, 0.5, has, 1.0), blend(image, text, 0.5, has, 0.5)
+    assert 0.5 < soft[0, 0] < sharp[0, 0]  # same ranking, less confident
+    np.testing.assert_array_equal(soft[1], image[1])
