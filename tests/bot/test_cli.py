@@ -241,3 +241,12 @@ def test_a_model_from_another_scikit_learn_is_named_not_a_traceback(clean_env: P
     assert cli.main(["predict", str(cover)]) == cli.EXIT_CONFIG
     err = capsys.readouterr().err
     assert err.startswith("The model can't be loaded: model ") and "scikit-learn 0.24.2" in err
+
+
+def test_a_retired_setting_is_warned_about_once_at_start(clean_env: Path, monkeypatch, caplog) -> None:
+    (clean_env / ".env").write_text("RETRAIN_TOLERANCE=1.0\n", encoding="utf-8")
+    monkeypatch.setattr(cli, "sync_commands", lambda settings: 0)
+    with caplog.at_level("WARNING"):
+        assert cli.main(["sync-commands"]) == 0
+    [record] = [r for r in caplog.records if "RETRAIN_TOLERANCE" in r.getMessage()]
+    assert record.levelname == "WARNING" and "RETRAIN_ALPHA" in record.getMessage()
