@@ -243,3 +243,43 @@ async def test_a_fifo_does_not_hang_the_console(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     said = await asyncio.wait_for(console_says(str(fifo)), timeout=10)
     assert said.endswith("That's not a regular file (a device, a pipe or a socket); I only read image files.")
+
+
+# --- retrain (a stand-in service: the job itself is tests/bot/test_retraining.py's) -----------------------
+
+
+class RetrainService(PathOnlyService):
+    def __init__(self, outcome) -> None:
+        super().__init__()
+        self.outcome = outcome
+        self.calls: list[str] = []
+
+    async def retrain(self, *, trigger, progress):
+        self.calls.append(trigger)
+        await progress("Still training… (10 s)")
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
+async def test_retrain_prints_progress_then_the_typed_result_without_asking_for_an_admin() -> None:
+    from bot.render_retrain import render_retrain
+    from tests.bot.retrain_results import PROMOTED
+
+    service = RetrainService(PROMOTED)
+    said = await console_says("retrain", service)
+    assert service.calls == ["manual"]
+    assert said == f"Still training… (10 s)\n\n{render_retrain(PROMOTED)}"
+
+
+@pytest.mark.parametrize("name", ["RetrainRefused", "RetrainFailed"])
+async def test_a_refused_or_failed_retrain_prints_its_message(name: str) -> None:
+    import bot.retraining
+
+    refusal = getattr(bot.retraining, name)("A retrain is already running.")
+    said = await console_says("RETRAIN", RetrainService(refusal))
+    assert said.endswith("A retrain is already running.") and "Traceback" not in said
+
+
+async def test_help_names_retrain() -> None:
+    assert any(line.split()[0] == "retrain" for line in (await console_says("help")).splitlines()[1:])
