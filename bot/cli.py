@@ -16,6 +16,7 @@ import asyncio
 import importlib
 import inspect
 import json
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
@@ -24,6 +25,8 @@ from typing import Any
 
 from bot.logging_setup import configure_logging
 from bot.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger(__name__)
 
 FRONT_ENDS = {"discord": "bot.discord_app", "telegram": "bot.telegram_app"}
 TOKENS = {"discord": "DISCORD_TOKEN", "telegram": "TELEGRAM_TOKEN"}
@@ -89,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Interactive commands keep the terminal for replies: only warnings, unless LOG_LEVEL is set.
     quiet = args.command in ("predict", "console") and "LOG_LEVEL" not in settings.model_fields_set
     configure_logging("WARNING" if quiet else settings.LOG_LEVEL, settings.LOG_FORMAT, settings.secret_values())
+    for warning in settings.retired_warnings():
+        log.warning(warning)
     if args.command == "predict":
         return predict(args.paths, as_json=args.json, settings=settings)
     if args.command == "tags":

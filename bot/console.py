@@ -16,8 +16,10 @@ from typing import TextIO
 
 from bot.local_files import LocalFileError, looks_like_path, parse_path, read_image_file
 from bot.render_genres import render_genres
+from bot.render_retrain import render_retrain
 from bot.render_text import render_reply, render_stats, render_tags
 from bot.replies import OOPS, IncomingImage, Platform, Reply, Requester
+from bot.retraining import RetrainFailed, RetrainRefused
 from bot.service import Service, open_service
 from bot.settings import Settings
 
@@ -36,6 +38,7 @@ Type one of these per line:
   vote NAME         vote for any genre, known or not (an unknown one is kept as a suggestion)
   genres            genres suggested by votes; genres approve NAME adds one at the next retrain
   undo              take back your vote on the last reply
+  retrain           retrain the model on the votes now; it serves the new one if it is not worse
   tags [GENRE]      the tags that are distinctive of each genre
   stats             model version, counts and live accuracy
   help              this text
@@ -66,6 +69,8 @@ class Console:
             self._print(render_tags(self.service.tags(rest or None)))
         elif command == "genres":
             await self._genres(rest)
+        elif command == "retrain" and not rest:
+            await self._retrain()
         elif command == "undo" and not rest:
             await self._undo()
         elif command == "vote" and rest:
@@ -103,6 +108,19 @@ class Console:
             self._print(await self.service.approve_genre(name, USER_ID))
         else:
             self._print(render_genres(await self.service.genres()))
+
+    async def _retrain(self) -> None:
+        """Admin-free, like `genres approve`: the console's user runs the bot and its data themselves.
+        The job runs in another process; progress notes are printed as they come."""
+        try:
+            result = await self.service.retrain(trigger="manual", progress=self._say)
+        except (RetrainRefused, RetrainFailed) as exc:
+            self._print(exc.user_message)
+            return
+        self._print(render_retrain(result))
+
+    async def _say(self, text: str) -> None:
+        self._print(text)
 
     async def _undo(self) -> None:
         if self.last_message is None:

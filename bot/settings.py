@@ -12,10 +12,19 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as _PydanticSettingsError
 
@@ -26,6 +35,8 @@ DEFAULT_SPOTIFY_TOKEN_URL = "https://accounts.spotify.com/api/token"
 
 DEFAULT_GENRE_EMOJIS = {"Country": "🤠", "Electronic": "🎛️", "HipHop": "🎤", "Pop": "🎵", "Rock": "🎸"}
 LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+# Settings that no longer exist, and what replaced them: an old .env still naming one gets a warning.
+RETIRED = {"RETRAIN_TOLERANCE": "RETRAIN_ALPHA (a significance level for the paired test, default 0.05)"}
 
 _WHERE = "put it in .env or the environment"
 _HOW_TO_GET: dict[str, str] = {
@@ -153,6 +164,22 @@ class Settings(BaseSettings):
     SPOTIFY_API_BASE: str = Field(DEFAULT_SPOTIFY_API_BASE, description="Spotify Web API base URL.")
     SPOTIFY_OEMBED_BASE: str = Field(DEFAULT_SPOTIFY_OEMBED_BASE, description="Spotify oEmbed base URL.")
     SPOTIFY_TOKEN_URL: str = Field(DEFAULT_SPOTIFY_TOKEN_URL, description="Spotify OAuth token URL.")
+
+    _retired: list[str] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _note_retired(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Settings:
+        # Unknown names are ignored (extra="ignore"): .env's reach here, the environment's do not.
+        settings: Settings = handler(data)
+        given = {str(name).upper() for name in data} if isinstance(data, dict) else set()
+        given |= {name.upper() for name in os.environ}
+        settings._retired = [name for name in RETIRED if name in given]
+        return settings
+
+    def retired_warnings(self) -> list[str]:
+        """One line per retired setting still set, naming what replaced it."""
+        return [f"{name} is no longer read; it was replaced by {RETIRED[name]}" for name in self._retired]
 
     @field_validator("ADMIN_USER_IDS", "IMAGE_CHANNEL_IDS", mode="before")
     @classmethod

@@ -154,17 +154,19 @@ def fit_genre(data: GenreData, recipe: Recipe, rows: np.ndarray | None = None,
 
 def _balance_new(targets: np.ndarray, n_base: int, base_counts: np.ndarray) -> np.ndarray:
     """Rows of the extra (voted) rows to train on. A genre learnt from a few dozen votes next to base
-    genres of hundreds of covers is almost never the argmax: its votes are repeated up to the
-    smallest base genre's size (at most 10x)."""
+    genres of hundreds of covers is almost never the argmax. Class-balanced weighting (scikit-learn's
+    class_weight="balanced" rule, each class weighing what an average class weighs) for the new genres
+    only: each one's votes are repeated until it has as many rows as the mean base genre. The base
+    genres keep their weights, so the shipped model's balance between them is unchanged."""
     rows = [np.arange(len(targets))]
     if not len(targets) or targets.max() < n_base:
         return rows[0]
-    smallest = int(base_counts[base_counts > 0].min()) if (base_counts > 0).any() else 0
+    present = base_counts[base_counts > 0]
+    mean = float(present.mean()) if len(present) else 0.0
     for genre in range(n_base, int(targets.max()) + 1):
         own = np.flatnonzero(targets == genre)
         if len(own):
-            repeats = min(10, max(1, smallest // len(own))) - 1
-            rows += [own] * repeats
+            rows += [own] * (max(1, round(mean / len(own))) - 1)
     return np.concatenate(rows)
 
 

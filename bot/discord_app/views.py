@@ -4,6 +4,11 @@ One instance is registered with `bot.add_view` in setup_hook and answers every c
 message, also after a restart (its custom_id is fixed and it never times out). The copies sent
 with each reply are display-only: they are stopped before sending, so discord.py does not keep a
 view per message in memory forever, and clicks fall through to the registered instance.
+
+The options shown are the copy's: each reply's copy lists the genres of the model that made its
+prediction, so a genre learnt from votes appears as soon as a retrain is promoted, with the same
+emoji as its reaction (bot.genre_emojis). The registered instance's options, built at start, do not
+limit what it accepts: discord.py takes the chosen value from the click, and the service checks it.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any
 
 import discord
 
+from bot.genre_emojis import genre_emojis as with_spares
 from bot.replies import OOPS
 
 log = logging.getLogger(__name__)
@@ -37,9 +43,11 @@ def _option_emoji(emoji: str | None) -> str | None:
 
 class GenreSelect(discord.ui.Select):
     def __init__(self, genres: Iterable[str], genre_emojis: Mapping[str, str], on_vote: MenuVote | None) -> None:
-        names = list(dict.fromkeys(genres))[:MAX_OPTIONS] or ["?"]
+        known = list(dict.fromkeys(genres))[:MAX_OPTIONS]
+        emojis = with_spares(known, genre_emojis)  # the reactions' emojis, new genres' included
+        names = known or ["?"]
         options = [
-            discord.SelectOption(label=name[:100], value=name[:100], emoji=_option_emoji(genre_emojis.get(name)))
+            discord.SelectOption(label=name[:100], value=name[:100], emoji=_option_emoji(emojis.get(name)))
             for name in names
         ]
         super().__init__(custom_id=CUSTOM_ID, placeholder=PLACEHOLDER, min_values=1, max_values=1, options=options)

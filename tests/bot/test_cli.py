@@ -296,3 +296,12 @@ def test_tags_json_on_the_shipped_model(clean_env: Path, capsys) -> None:
     assert cli.main(["tags", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert set(data["genres"]) == {"Country", "Electronic", "HipHop", "Pop", "Rock"}
+
+
+def test_a_retired_setting_is_warned_about_once_at_start(clean_env: Path, monkeypatch, caplog) -> None:
+    (clean_env / ".env").write_text("RETRAIN_TOLERANCE=1.0\n", encoding="utf-8")
+    monkeypatch.setattr(cli, "sync_commands", lambda settings: 0)
+    with caplog.at_level("WARNING"):
+        assert cli.main(["sync-commands"]) == 0
+    [record] = [r for r in caplog.records if "RETRAIN_TOLERANCE" in r.getMessage()]
+    assert record.levelname == "WARNING" and "RETRAIN_ALPHA" in record.getMessage()

@@ -259,3 +259,43 @@ def test_console_reply_shows_what_the_cover_reads_on_one_clean_line() -> None:
     assert "\x1b" not in rendered and "\x07" not in rendered
     assert 'why: dark, guitar, "COMPTON"' in rendered  # read words behind the top genre
     assert "reads:" not in render_reply(Reply(kind="prediction", title="c", prediction=prediction(), prediction_id=1))
+
+
+# --- retrain (a stand-in service: the job itself is tests/bot/test_retraining.py's) -----------------------
+
+
+class RetrainService(PathOnlyService):
+    def __init__(self, outcome) -> None:
+        super().__init__()
+        self.outcome = outcome
+        self.calls: list[str] = []
+
+    async def retrain(self, *, trigger, progress):
+        self.calls.append(trigger)
+        await progress("Still training… (10 s)")
+        if isinstance(self.outcome, Exception):
+            raise self.outcome
+        return self.outcome
+
+
+async def test_retrain_prints_progress_then_the_typed_result_without_asking_for_an_admin() -> None:
+    from bot.render_retrain import render_retrain
+    from tests.bot.retrain_results import PROMOTED
+
+    service = RetrainService(PROMOTED)
+    said = await console_says("retrain", service)
+    assert service.calls == ["manual"]
+    assert said == f"Still training… (10 s)\n\n{render_retrain(PROMOTED)}"
+
+
+@pytest.mark.parametrize("name", ["RetrainRefused", "RetrainFailed"])
+async def test_a_refused_or_failed_retrain_prints_its_message(name: str) -> None:
+    import bot.retraining
+
+    refusal = getattr(bot.retraining, name)("A retrain is already running.")
+    said = await console_says("RETRAIN", RetrainService(refusal))
+    assert said.endswith("A retrain is already running.") and "Traceback" not in said
+
+
+async def test_help_names_retrain() -> None:
+    assert any(line.split()[0] == "retrain" for line in (await console_says("help")).splitlines()[1:])

@@ -191,3 +191,16 @@ def test_service_config_is_derived_from_settings() -> None:
     assert ServiceConfig() == ServiceConfig.from_settings(defaults)
     changed = ServiceConfig.from_settings(load_settings(_env_file=None, USER_RATE=9, ADMIN_USER_IDS="1,2"))
     assert (changed.user_rate, changed.admin_user_ids) == (9, frozenset({"1", "2"}))
+
+
+def test_a_retired_setting_in_dotenv_or_the_environment_is_named_with_its_replacement(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("RETRAIN_TOLERANCE", raising=False)
+    assert load_settings(_env_file=None).retired_warnings() == []
+    env = tmp_path / "old.env"
+    env.write_text("RETRAIN_TOLERANCE=0.01\n", encoding="utf-8")
+    [warning] = load_settings(_env_file=env).retired_warnings()
+    assert warning.startswith("RETRAIN_TOLERANCE is no longer read") and "RETRAIN_ALPHA" in warning
+    monkeypatch.setenv("retrain_tolerance", "0.01")
+    assert len(load_settings(_env_file=None).retired_warnings()) == 1

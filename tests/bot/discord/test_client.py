@@ -20,7 +20,8 @@ from bot.discord_app.client import (
     sync_commands,
 )
 from bot.discord_app.views import CUSTOM_ID, CorrectGenreView
-from tests.bot.discord.helpers import make_service, make_settings
+from tests.bot.discord.helpers import MockInteraction, MockMessage, make_service, make_settings
+from tests.helpers import until
 
 COMMANDS = ["forget", "genres", "guess", "retrain", "stats", "tags"]
 
@@ -53,6 +54,20 @@ async def test_setup_hook_adds_cogs_commands_and_the_persistent_menu() -> None:
         assert view.select.custom_id == CUSTOM_ID
         assert [o.value for o in view.select.options] == ["Country", "Electronic", "HipHop", "Pop", "Rock"]
         assert bot.allowed_mentions is not None and not bot.allowed_mentions.everyone
+
+
+async def test_the_menu_registered_at_start_takes_a_vote_for_a_genre_learnt_later() -> None:
+    """Through discord.py's own view store: a click's value is the click's, not the start-up options'."""
+    service = make_service()
+    service.vote.return_value = None
+    bot = SleeveBot(service, make_settings(), message_content=False)
+    async with bot:
+        await bot.setup_hook()
+        message = MockMessage()
+        click = MockInteraction(message=message, data={"custom_id": CUSTOM_ID, "component_type": 3, "values": ["Jazz"]})
+        bot._connection._view_store.dispatch_view(3, CUSTOM_ID, click)
+        await until(lambda: service.vote.await_count == 1)
+    assert service.vote.await_args.args == ("discord", str(message.id), str(click.user.id), "Jazz")
 
 
 class FakeGateway(SleeveBot):

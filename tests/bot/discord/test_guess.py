@@ -18,6 +18,7 @@ from tests.bot.discord.helpers import (
     MockMessage,
     MockThread,
     http_exception,
+    make_prediction,
     make_service,
     make_settings,
     prediction_reply,
@@ -97,6 +98,22 @@ async def test_reply_is_attached_then_gets_one_reaction_per_genre_and_confirm(
     service.attach_message.assert_awaited_once_with(7, str(sent.id))
     assert reactions(sent) == VOTE_EMOJIS
     assert order[:2] == ["reply", "attach"]
+
+
+async def test_a_genre_learnt_after_start_is_in_the_menu_with_its_reaction_emoji(cog: GuessCog, service: Any) -> None:
+    scores = {"Rock": 0.5, "Jazz": 0.2, "Pop": 0.1, "Electronic": 0.1, "HipHop": 0.06, "Country": 0.04}
+    service.handle_message.return_value = [prediction_reply(prediction_id=7, prediction=make_prediction(scores))]
+    message = MockMessage(content=LINK)
+    sent = MockMessage()
+    message.reply.side_effect = lambda *a, **kw: sent
+
+    await cog.on_message(message)
+
+    [select] = message.reply.await_args.kwargs["view"].children
+    options = {o.value: str(o.emoji) if o.emoji else None for o in select.options}
+    assert list(options) == list(scores)
+    assert options["Jazz"] == "🎷" and options["Rock"] == "🎸"
+    assert "🎷" in reactions(sent)  # the menu and the reactions offer the new genre the same way
 
 
 async def test_unrecorded_prediction_gets_no_vote_controls(cog: GuessCog, service: Any) -> None:
