@@ -15,12 +15,12 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
 RUN python -m venv /opt/venv
 
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY models/ models/
 COPY feedback/ feedback/
 COPY training/ training/
 COPY bot/ bot/
-RUN pip install --no-cache-dir --only-binary=:all: .
+RUN pip install --no-cache-dir --only-binary=:all: -c constraints.txt .
 
 # --- final: the venv only, run as an unprivileged user -----------------------------------------
 FROM python:3.11-slim-bookworm

@@ -51,3 +51,24 @@ def test_every_third_party_import_is_declared() -> None:
                 if not owners & declared():
                     missing.setdefault(module, []).append(str(path.relative_to(ROOT)))
     assert not missing, f"imported but not declared in pyproject.toml: {missing}"
+
+
+def pinned() -> dict[str, str]:
+    """constraints.txt as {normalised name: version}."""
+    lines = (ROOT / "constraints.txt").read_text().splitlines()
+    pairs = (line.split("==", 1) for line in lines if line.strip() and not line.startswith("#"))
+    return {normalise(name): version.strip() for name, version in pairs}
+
+
+def test_constraints_pin_every_runtime_and_test_requirement_within_its_range() -> None:
+    from packaging.requirements import Requirement
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = pinned()
+    wrong = {}
+    for line in [*project["dependencies"], *project["optional-dependencies"]["test"]]:
+        requirement = Requirement(line)
+        version = pins.get(normalise(requirement.name))
+        if version is None or not requirement.specifier.contains(version, prereleases=True):
+            wrong[requirement.name] = version
+    assert not wrong, f"constraints.txt does not pin these within pyproject.toml's ranges: {wrong}"
