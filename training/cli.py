@@ -66,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     tag_report.add_argument("--check", type=Path, help="second labelled set for the tags-only classifier")
     tag_report.add_argument("--top-n", type=int, default=25, help="N for distinctive tags (default 25)")
     tag_report.add_argument("--json", action="store_true", help="print one JSON object")
+    tag_report.add_argument("--no-text", action="store_true", help="leave out the text tags (what covers read)")
 
     evaluate = commands.add_parser("evaluate", help="print metrics of a model on a labelled set")
     evaluate.add_argument("--labels", type=Path, required=True, help="labels CSV: file,genres[,popularity]")
@@ -229,7 +230,7 @@ def _tag_report(args: argparse.Namespace) -> int:
         if path is not None and not path.exists():
             print(f"error: {path} does not exist", file=sys.stderr)
             return 2
-    result = report(args.data, args.check, top_n=args.top_n, progress=not args.json)
+    result = report(args.data, args.check, top_n=args.top_n, progress=not args.json, read=not args.no_text)
     print(json.dumps(result) if args.json else format_report(result))
     return 0
 

@@ -30,10 +30,12 @@ from models.embedder import Embedder
 from models.features import FeatureExtractor, shrink
 from models.image import load_image
 from models.tagger import MIN_SCORE, all_scores, is_colour_or_light
+from models.text_tags import text_scores
 from training.cover_cache import CoverCache
 from training.datasets import Sample, load_samples
 from training.extract import read_batch, tag_matrix
 from training.metrics import genre_metrics
+from training.reading import read_texts
 from training.splits import SEED, expand_multilabel, validation_mask
 from training.train import CACHE_DIR, distinctive_of
 
@@ -48,8 +50,9 @@ class ScoredSet:
 
 
 def score_samples(samples: Sequence[Sample], extractor: FeatureExtractor, cache_dir: Path | None = CACHE_DIR,
-                  progress: bool = True) -> ScoredSet:
-    """Every readable cover's tag scores (recomputed from cached network outputs: cheap)."""
+                  progress: bool = True, read: bool = True) -> ScoredSet:
+    """Every readable cover's tag scores (recomputed from cached network outputs: cheap), with the
+    text tags of what it reads unless read=False."""
     cache = CoverCache(extractor, cache_dir)
     kept: list[Sample] = []
     scores: list[dict[str, float]] = []
@@ -62,6 +65,9 @@ def score_samples(samples: Sequence[Sample], extractor: FeatureExtractor, cache_
             print(f"\rscored {min(start + BATCH, len(samples))}/{len(samples)}", end="", flush=True)
     if progress:
         print()
+    if read:  # the text tags (models.text_tags) count too; readings come from the OCR cache
+        for found, reading in zip(scores, read_texts([s.path for s in kept], cache_dir, progress=progress), strict=True):
+            found.update(text_scores(reading))
     return ScoredSet(kept, scores)
 
 
@@ -107,10 +113,10 @@ def tagging_times(samples: Sequence[Sample], embedder: Embedder, n: int = 100) -
         return _tagging_times(samples, embedder, n)
 
 
-def report(data: Path, check: Path | None, top_n: int = 25, progress: bool = True) -> dict:
+def report(data: Path, check: Path | None, top_n: int = 25, progress: bool = True, read: bool = True) -> dict:
     embedder = Embedder(threads=1)
     extractor = FeatureExtractor(embedder)
-    labelled = score_samples([s for s in load_samples(data) if s.genres], extractor, progress=progress)
+    labelled = score_samples([s for s in load_samples(data) if s.genres], extractor, progress=progress, read=read)
     label_sets = [s.genres for s in labelled.samples]
     genres = sorted(set().union(*label_sets))
     validation = validation_mask(label_sets)
@@ -136,7 +142,8 @@ def report(data: Path, check: Path | None, top_n: int = 25, progress: bool = Tru
         "tags_only_classifier": classifier,
     }
     if check is not None:
-        checked = score_samples([s for s in load_samples(check) if s.genres & set(genres)], extractor, progress=progress)
+        checked = score_samples([s for s in load_samples(check) if s.genres & set(genres)], extractor, progress=progress,
+                                read=read)
         probabilities = model.predict_proba(tag_matrix(checked.scores, vocabulary))
         classifier["check"] = _brief(genre_metrics(probabilities, [s.genres for s in checked.samples], genres))
     distinctive = distinctive_of(matrix[train_rows], [label_sets[i] for i in train_rows], vocabulary, genres, top_n)
