@@ -21,7 +21,10 @@ FOLDS = 5
 NGRAMS = ((2, 4), (1, 4), (2, 5))
 TEXT_CS = (3.0, 10.0)
 WEIGHTS = tuple(round(w, 2) for w in np.arange(0.0, 0.75, 0.05))
-SHARPNESS = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+# Above 1 as well as below: with weights summing to one the geometric blend is an average of two
+# models' log-probabilities, which is under-confident when they carry independent evidence (measured:
+# out-of-fold ECE 0.071 at s = 1, confidence below accuracy); s > 1 sharpens it back.
+SHARPNESS = (0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.5, 3.0)
 
 
 @dataclass(frozen=True)
