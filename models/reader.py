@@ -13,6 +13,8 @@ from importlib import metadata
 import numpy as np
 from PIL import Image
 
+from models.memory import release_memory
+
 log = logging.getLogger(__name__)
 
 # Chosen by measurement on Discogs-5 and Spotify covers (benchmarks/bench_models.py, model card):
@@ -82,6 +84,8 @@ class Reader:
         except Exception as exc:  # the OCR's internals can raise almost anything on odd input
             self._warn_once(type(exc).__name__, f"reading text failed ({type(exc).__name__}: {exc}); image only")
             return EMPTY
+        finally:
+            release_memory()  # ~7 ms; without it each cover's OCR buffers pile up in the heap
         corners = [tuple((x / scale, y / scale) for x, y in box.box) for box in boxes]
         return Reading(tuple(TextBox(b.text, b.confidence, c) for b, c in zip(boxes, corners, strict=True)),
                        image_area=float(image.width * image.height))
