@@ -4,7 +4,8 @@
 
 Builds small files that decode to huge pictures just under the pixel cap (models.image.MAX_PIXELS):
 16-bit greyscale, RGB, RGBA and palette PNGs, a JPEG, a GIF and a WebP (refused: WebP's own cap
-is models.image.MAX_WEBP_PIXELS, also tried), plus one ordinary cover.
+is models.image.MAX_WEBP_PIXELS, also tried), plus one ordinary cover and one covered in text
+(the reader recognises its largest boxes: the OCR's own peak).
 Each runs `python -m bot predict` in its own process; its peak RSS comes from os.wait4.
 Target: at most 400 MB for any image predict accepts.
 
@@ -30,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: make bot and models importable
 
 import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
+from PIL import Image, ImageDraw  # noqa: E402
 
 from models.image import MAX_PIXELS  # noqa: E402
 
@@ -68,9 +69,18 @@ def hostile_images() -> dict[str, bytes]:
         "large.webp": encode(Image.new("RGB", shape, (10, 200, 40)), "WEBP", lossless=True),
         "webp-cap.webp": encode(Image.new("RGB", (4096, 4096), (10, 200, 40)), "WEBP", lossless=True),
         "cover-640.jpg": encode(Image.effect_noise((640, 640), 60).convert("RGB"), "JPEG", quality=90),
+        "cover-text.jpg": encode(text_cover(), "JPEG", quality=90),
     }
     del grey16, rgb
     return images
+
+
+def text_cover() -> Image.Image:
+    image = Image.new("RGB", (1000, 1000), (240, 230, 200))
+    draw = ImageDraw.Draw(image)
+    for y in range(40, 960, 110):
+        draw.text((30, y), "GREATEST HITS VOLUME TWO", fill=(20, 20, 20), font_size=64)
+    return image
 
 
 def encode(image: Image.Image, fmt: str, **kwargs) -> bytes:

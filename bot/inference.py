@@ -9,7 +9,6 @@ hand: downloads are bounded separately (bot.service.limits.FetchGate).
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import hashlib
 import threading
 from collections.abc import Callable, Sequence
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from models.distinctive import DistinctiveTag
 from models.image import MAX_BYTES, ImageError, load_image
+from models.memory import release_memory
 from models.prediction import Prediction
 
 if TYPE_CHECKING:
@@ -163,22 +163,6 @@ class InferencePool:
     def _give_back(self) -> None:
         with self._lock:
             self._pending -= 1
-
-
-def release_memory() -> None:
-    """Hand freed heap memory back to the system (glibc keeps what big decodes freed, for ever)."""
-    if _malloc_trim is not None:
-        _malloc_trim(0)
-
-
-def _load_malloc_trim() -> Callable[[int], int] | None:
-    try:
-        return ctypes.CDLL(None).malloc_trim  # glibc only; elsewhere a no-op
-    except (OSError, AttributeError):
-        return None
-
-
-_malloc_trim = _load_malloc_trim()
 
 
 def judge(

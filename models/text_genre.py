@@ -78,7 +78,8 @@ class TextModel:
 def blend(image: np.ndarray, text: np.ndarray, weight: float, has: np.ndarray, sharpness: float = 1.0) -> np.ndarray:
     """Geometric blend (p_image^(1-w) * p_text^w)^s, renormalised; rows without text keep p_image exactly.
 
-    s < 1 softens the product: two confident models multiplied are over-confident together.
+    s < 1 softens the blend, s > 1 sharpens it: averaging two models' log-probabilities that carry
+    independent evidence is under-confident, so cross-validation usually picks s > 1.
     """
     out = np.array(image, dtype=np.float64, copy=True)
     if weight <= 0 or not np.any(has):

@@ -66,6 +66,7 @@ def load_predictor(settings: Settings) -> PredictorLike:
     from models.embedder import Embedder  # onnxruntime and friends: only when a model is needed
     from models.features import FeatureExtractor
     from models.predictor import Predictor
+    from models.reader import Reader
     from models.registry import load_served
 
     extractor = FeatureExtractor(Embedder(threads=1))
@@ -73,7 +74,7 @@ def load_predictor(settings: Settings) -> PredictorLike:
         path, artifact = load_served(settings.MODEL_DIR, settings.DATA_DIR, extractor.spec)
     except ArtifactError as exc:
         raise StartupError(f"The model can't be loaded: {exc}") from None
-    return Predictor(artifact, extractor, path)
+    return Predictor(artifact, extractor, path, Reader(threads=1))
 
 
 def spotify_client(settings: Settings, session: Any) -> SpotifyClient:

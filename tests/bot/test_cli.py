@@ -55,6 +55,18 @@ def test_predict_several_paths_prints_one_json_object_per_line(tmp_path: Path, s
     assert "junk.jpg: That doesn't look like an image" in result.stderr
 
 
+def test_predict_reads_the_cover(tmp_path: Path) -> None:
+    from PIL import Image, ImageDraw
+
+    cover = Image.new("RGB", (600, 600), "white")
+    ImageDraw.Draw(cover).text((40, 250), "GREATEST HITS", fill="black", font_size=70)
+    path = tmp_path / "hits.png"
+    cover.save(path)
+    result = run_bot(tmp_path, "predict", str(path), "--json")
+    assert result.returncode == 0, result.stderr
+    assert "GREATEST" in json.loads(result.stdout)["text"].upper()
+
+
 def test_predict_several_paths_as_text(tmp_path: Path, spotify_dir: Path) -> None:
     result = run_bot(tmp_path, "predict", *(str(spotify_dir / "images" / c) for c in COVERS[:2]))
     assert result.returncode == 0, result.stderr

@@ -84,3 +84,17 @@ def test_reading_text_joins_boxes():
     assert reading.text == "A B"
     assert reading.boxes[0].area == pytest.approx(1.0)
     assert Reading().text == ""
+
+
+def test_freed_ocr_buffers_go_back_after_each_reading_even_a_failed_one(reader, monkeypatch):
+    trims = []
+    monkeypatch.setattr(reader_module, "release_memory", lambda: trims.append(1))
+    assert "JAZZ" in reader.read(cover_with(["JAZZ"])).text.upper()
+    assert len(trims) == 1
+
+    def broken(array):
+        raise RuntimeError("onnx exploded")
+
+    monkeypatch.setattr(reader._engine, "text_det", broken)
+    reader.read(cover_with(["JAZZ"]))
+    assert len(trims) == 2

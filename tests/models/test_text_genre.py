@@ -78,3 +78,12 @@ def test_sharpness_below_one_softens_only_rows_with_text():
     sharp, soft = blend(image, text, 0.5, has, 1.0), blend(image, text, 0.5, has, 0.5)
     assert 0.5 < soft[0, 0] < sharp[0, 0]  # same ranking, less confident
     np.testing.assert_array_equal(soft[1], image[1])
+
+
+def test_sharpness_above_one_sharpens_only_rows_with_text():
+    image = np.array([[0.6, 0.4], [0.7, 0.3]])
+    text = np.array([[0.7, 0.3], [0.9, 0.1]])
+    has = np.array([True, False])
+    plain, sharp = blend(image, text, 0.5, has, 1.0), blend(image, text, 0.5, has, 2.0)
+    assert plain[0, 0] < sharp[0, 0] < 1  # same ranking, more confident
+    np.testing.assert_array_equal(sharp[1], image[1])
