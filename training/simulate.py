@@ -49,12 +49,13 @@ class Checkpoint:
     votes: int
     status: str  # what the retrain at this point did: promoted, rejected, or "start"
     model: str
-    base_top1: float  # the served model on the base validation split
+    base_top1: float  # the served model on the base validation split (every source in the base features)
     held_out_top1: float | None  # on held-out covers of the source whose label is a base genre
     held_out_n: int
     new_genre_recall: float | None  # the new genre's held-out covers called by it
     new_genre_n: int
     reason: str = ""
+    base_top1_by_source: dict[str, float] = field(default_factory=dict)  # the same split, per labelled set
 
 
 @dataclass
@@ -110,11 +111,12 @@ async def _simulate(labels: Path, images: Path, votes: int, *, column: str, genr
         raise ValueError(f"{labels}: no usable rows for column {column!r}" + (f" naming {genre}" if genre else ""))
     base = GenreData.load(base_features or artifacts.BASE_FEATURES)
     held_vectors = _vectors(predictor, held_out)
+    held_texts = _texts(predictor, held_out)
     sim = Simulation(str(labels), column, genre, len(voted), len(held_out))
     with tempfile.TemporaryDirectory(prefix="sleeve-simulation-") as tmp:
         data_dir = Path(tmp) / "data"
         settings = load_settings(_env_file=None, DATA_DIR=data_dir, USER_RATE=0, CHANNEL_RATE=0)
-        sim.checkpoints.append(_score("start", predictor.artifact, 0, base, held_vectors, held_out, genre))
+        sim.checkpoints.append(_score("start", predictor.artifact, 0, base, held_vectors, held_texts, held_out, genre))
         async with open_service(settings, predictor=predictor) as service:
             for n, cover in enumerate(voted, 1):
                 who = Requester("console", f"simulated-{n}")
@@ -128,7 +130,8 @@ async def _simulate(labels: Path, images: Path, votes: int, *, column: str, genr
                         retrain, data_dir / "sleeve.db", data_dir, progress=False, base_features=base_features,
                         new_genres="auto", new_genre_min_covers=min_covers)
                     served = ModelRegistry(registry_root(data_dir)).current(predictor.extractor.spec)[2]
-                    point = _score(result.status, served, n, base, held_vectors, held_out, genre, result.reason)
+                    point = _score(result.status, served, n, base, held_vectors, held_texts, held_out, genre,
+                                   result.reason)
                     sim.checkpoints.append(point)
                     if progress:
                         print(f"{n} votes: {point.status}, base {point.base_top1:.3f}, held-out "
@@ -145,23 +148,40 @@ def _vectors(predictor: Any, covers: list[Cover]) -> np.ndarray:
     return np.stack([f.vector() for f in features]).astype(np.float32)
 
 
+def _texts(predictor: Any, covers: list[Cover]) -> list[str]:
+    """What each cover reads, as the bot read it (cached like training's readings); blank for an image-only model."""
+    if not predictor.reads_text or predictor.reader is None:
+        return [""] * len(covers)
+    from training.reading import read_texts
+
+    return [r.text for r in read_texts([c.path for c in covers], reader=predictor.reader, progress=False)]
+
+
 def _score(status: str, model: artifacts.Artifact, votes: int, base: GenreData, held_vectors: np.ndarray,
-           held_out: list[Cover], genre: str | None, reason: str = "") -> Checkpoint:
+           held_texts: list[str], held_out: list[Cover], genre: str | None, reason: str = "") -> Checkpoint:
+    """Scores the served model as it serves: image and read text (a model that reads covers blends both)."""
     genre_model = model.genre
     val = base.validation_rows
-    base_top1 = genre_metrics(genre_model.predict_proba(base.vectors[val]), [base.label_sets[i] for i in val],
-                              genre_model.genres)["top1"]
+    proba = genre_model.predict_proba(base.vectors[val], base.texts_of(val))
+    truth = [base.label_sets[i] for i in val]
+    base_top1 = genre_metrics(proba, truth, genre_model.genres)["top1"]
+    by_source = {}
+    for source in dict.fromkeys(base.sources[i] for i in val):
+        rows = [k for k, i in enumerate(val) if base.sources[i] == source]
+        if source and len(rows) < len(val):
+            by_source[source] = float(genre_metrics(proba[rows], [truth[k] for k in rows], genre_model.genres)["top1"])
     old = [i for i, c in enumerate(held_out) if c.label in base.genres]
     held_top1 = None
     if old:
-        held_top1 = genre_metrics(genre_model.predict_proba(held_vectors[old]),
+        held_top1 = genre_metrics(genre_model.predict_proba(held_vectors[old], [held_texts[i] for i in old]),
                                   [frozenset({held_out[i].label}) for i in old], genre_model.genres)["top1"]
     new = [i for i, c in enumerate(held_out) if genre is not None and c.label == genre]
     recall = None
     if new:
-        top = genre_model.predict_proba(held_vectors[new]).argmax(axis=1)
+        top = genre_model.predict_proba(held_vectors[new], [held_texts[i] for i in new]).argmax(axis=1)
         recall = float(np.mean([genre_model.genres[i] == genre for i in top]))
-    return Checkpoint(votes, status, model.version, float(base_top1), held_top1, len(old), recall, len(new), reason)
+    return Checkpoint(votes, status, model.version, float(base_top1), held_top1, len(old), recall, len(new), reason,
+                      by_source)
 
 
 def format_report(sim: Simulation) -> str:

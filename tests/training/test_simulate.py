@@ -5,10 +5,14 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
 
 from tests.bot.fake_spotify import COVERS
 from training import cli
-from training.simulate import read_covers, simulate
+from training.simulate import Cover, _score, read_covers, simulate
+from training.train import GenreData
 
 
 def tiny_labels(tmp_path: Path, spotify_dir: Path, rows: list[tuple[str, str, str]]) -> Path:
@@ -52,3 +56,28 @@ def test_the_command_prints_json_and_draws_the_curve(tmp_path: Path, spotify_dir
     result = json.loads(capsys.readouterr().out)
     assert result["genre"] == "Folk" and result["checkpoints"][-1]["new_genre_n"] == 1
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+class ReadingOnlyModel:
+    """Right only when given each cover's read text: the genre is the text itself."""
+
+    genres = ["Pop", "Rock"]
+
+    def predict_proba(self, vectors, texts=None):
+        if texts is None:
+            return np.tile([0.0, 1.0], (len(vectors), 1))  # always Rock
+        return np.array([[1.0, 0.0] if t == "Pop" else [0.0, 1.0] for t in texts])
+
+
+def test_checkpoints_score_the_model_with_what_covers_read(tmp_path: Path) -> None:
+    labels = [frozenset({"Pop"}), frozenset({"Pop"}), frozenset({"Rock"}), frozenset({"Pop"})]
+    base = GenreData(np.zeros((4, 2), np.float32), labels, np.array([True, True, True, False]), ["Pop", "Rock"],
+                     ["a", "b", "c", "d"], np.zeros((4, 0), np.float32), [], texts=["Pop", "Pop", "", "Pop"],
+                     sources=["discogs", "discogs", "musicbrainz", "discogs"])
+    held_out = [Cover(tmp_path / "x.jpg", "Pop"), Cover(tmp_path / "y.jpg", "Rock")]
+    model = SimpleNamespace(genre=ReadingOnlyModel(), version="v")
+
+    point = _score("start", model, 0, base, np.zeros((2, 2), np.float32), ["Pop", ""], held_out, None)
+
+    assert point.base_top1 == 1.0 and point.held_out_top1 == 1.0
+    assert point.base_top1_by_source == {"discogs": 1.0, "musicbrainz": 1.0}
