@@ -84,9 +84,9 @@ def text_folds(texts: list[str], label_sets: list[frozenset[str]]) -> list[tuple
 def _out_of_fold_text(texts, label_sets, has, folds, genres, ngram, C) -> np.ndarray:
     out = np.zeros((len(texts), len(genres)))
     for fit_at, held in folds:
-        fit_rows = [i for i in fit_at if has[i]]
-        fit_texts = [texts[i] for i in fit_rows for g in sorted(label_sets[i]) if g in genres]
-        targets = np.array([genres.index(g) for i in fit_rows for g in sorted(label_sets[i]) if g in genres])
+        fit_rows = np.array([i for i in fit_at if has[i]], dtype=int)
+        index, targets = expand_multilabel(fit_rows, [label_sets[i] for i in fit_rows], genres)
+        fit_texts = [texts[i] for i in index]
         held_rows = [i for i in held if has[i]]
         if not held_rows or len(set(targets.tolist())) < 2:
             continue

@@ -141,14 +141,14 @@ def fit_genre(data: GenreData, recipe: Recipe, rows: np.ndarray | None = None,
     texts; `new_genres` are classes beyond data's, learnt from the extra rows only (genres from votes)."""
     genres = [*data.genres, *new_genres]
     rows = data.train_rows if rows is None else rows
-    texts = _expand_texts(data.texts_of(rows), [data.label_sets[i] for i in rows], genres)
-    vectors, targets = expand_multilabel(data.vectors[rows], [data.label_sets[i] for i in rows], genres)
+    index, targets = expand_multilabel(rows, [data.label_sets[i] for i in rows], genres)  # one per (cover, genre)
+    vectors, texts = data.vectors[index], [data.texts[i] for i in index]
     if extra is not None and len(extra[0]):
-        more_x, more_y = expand_multilabel(extra[0], extra[1], genres)
-        more_texts = _expand_texts(extra_texts or [""] * len(extra[0]), extra[1], genres)
+        more, more_y = expand_multilabel(np.arange(len(extra[0])), extra[1], genres)
         keep = _balance_new(more_y, len(data.genres), np.bincount(targets, minlength=len(data.genres)))
-        vectors, targets = np.concatenate([vectors, more_x[keep]]), np.concatenate([targets, more_y[keep]])
-        texts += [more_texts[i] for i in keep]
+        more_texts = extra_texts or [""] * len(extra[0])
+        vectors, targets = np.concatenate([vectors, extra[0][more[keep]]]), np.concatenate([targets, more_y[keep]])
+        texts += [more_texts[i] for i in more[keep]]
     return GenreModel.fit(vectors, targets, genres, recipe, seed=SEED, texts=texts)
 
 
@@ -168,11 +168,6 @@ def _balance_new(targets: np.ndarray, n_base: int, base_counts: np.ndarray) -> n
         if len(own):
             rows += [own] * (max(1, round(mean / len(own))) - 1)
     return np.concatenate(rows)
-
-
-def _expand_texts(texts: list[str], label_sets: list[frozenset[str]], genres: list[str]) -> list[str]:
-    """The texts in expand_multilabel's row order."""
-    return [t for t, labels in zip(texts, label_sets, strict=True) for g in sorted(labels) if g in genres]
 
 
 def evaluate_genre(model: GenreModel, vectors: np.ndarray, label_sets: list[frozenset[str]],
