@@ -78,18 +78,21 @@ class GenreModel:
     gets exactly the image model's probabilities.
     """
 
-    def __init__(self, pipeline: Pipeline, genres: Sequence[str], recipe: Recipe, text: TextModel | None = None):
+    def __init__(self, pipeline: Pipeline, genres: Sequence[str], recipe: Recipe, text: TextModel | None = None,
+                 trust: np.ndarray | None = None):
         self.pipeline = pipeline
         self.genres = list(genres)
         self.recipe = recipe
         self.text = text
+        self.trust = trust  # per genre, the share of the text weight it gets (None: all of it)
         self._columns = columns(recipe.blocks)
 
     @classmethod
     def fit(cls, vectors: np.ndarray, targets: np.ndarray, genres: Sequence[str], recipe: Recipe, seed: int = 0,
-            texts: Sequence[str] | None = None) -> GenreModel:
-        """targets: genre index per row (multi-genre covers appear once per genre); texts: read text per row."""
-        model = cls(recipe.pipeline(seed), genres, recipe)
+            texts: Sequence[str] | None = None, trust: np.ndarray | None = None) -> GenreModel:
+        """targets: genre index per row (multi-genre covers appear once per genre); texts: read text per row;
+        trust: per genre, the share of the text weight (`models.text_genre.text_trust`)."""
+        model = cls(recipe.pipeline(seed), genres, recipe, trust=trust)
         model.pipeline.fit(vectors[:, model._columns], targets)
         if recipe.text_weight > 0 and texts is not None:
             has = np.array([has_text(t) for t in texts], dtype=bool)
@@ -118,4 +121,10 @@ class GenreModel:
             return image
         text = np.zeros_like(image)
         text[has] = self.text.predict_proba([t for t, h in zip(texts, has, strict=True) if h], len(self.genres))
-        return blend(image, text, self.recipe.text_weight, has, getattr(self.recipe, "text_sharpness", 1.0))
+        return blend(image, text, self.text_weights, has, getattr(self.recipe, "text_sharpness", 1.0))
+
+    @property
+    def text_weights(self) -> np.ndarray:
+        """The blend's text weight per genre (models pickled before per-genre trust lack `trust`)."""
+        trust = getattr(self, "trust", None)
+        return self.recipe.text_weight * (np.ones(len(self.genres)) if trust is None else trust)

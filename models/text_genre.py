@@ -75,16 +75,27 @@ class TextModel:
         return sorted(scores, key=lambda w: -scores[w])[:limit]
 
 
-def blend(image: np.ndarray, text: np.ndarray, weight: float, has: np.ndarray, sharpness: float = 1.0) -> np.ndarray:
+def blend(image: np.ndarray, text: np.ndarray, weight: float | np.ndarray, has: np.ndarray,
+          sharpness: float = 1.0) -> np.ndarray:
     """Geometric blend (p_image^(1-w) * p_text^w)^s, renormalised; rows without text keep p_image exactly.
 
     s < 1 softens the blend, s > 1 sharpens it: averaging two models' log-probabilities that carry
     independent evidence is under-confident, so cross-validation usually picks s > 1.
+    `weight` may be one per genre (see `text_trust`).
     """
     out = np.array(image, dtype=np.float64, copy=True)
-    if weight <= 0 or not np.any(has):
+    weight = np.asarray(weight, dtype=np.float64)
+    if not np.any(weight > 0) or not np.any(has):
         return out
     eps = 1e-9
     mixed = np.exp(sharpness * ((1 - weight) * np.log(image[has] + eps) + weight * np.log(text[has] + eps)))
     out[has] = mixed / mixed.sum(axis=1, keepdims=True)
     return out
+
+
+def text_trust(support: np.ndarray, reference: int) -> np.ndarray:
+    """Per genre, how far to trust the text half: the covers with text it learnt the genre from, over
+    `reference` (the fewest any base genre has), at most 1. A genre added from a few dozen votes has
+    a dozen or two texts, mostly artist names the text model cannot generalise from; at full weight
+    its near-zero text probability vetoes what the image half learnt. Base genres keep full trust."""
+    return np.minimum(1.0, np.asarray(support, dtype=np.float64) / max(1, reference))

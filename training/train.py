@@ -20,7 +20,7 @@ from models.features import FeatureExtractor
 from models.genre import GenreModel, Recipe
 from models.reader import SETTINGS_VERSION, reader_version
 from models.tagger import MIN_SCORE
-from models.text_genre import has_text
+from models.text_genre import has_text, text_trust
 from models.text_tags import text_scores
 from training.datasets import genre_names, load_samples
 from training.extract import FeatureTable, extract
@@ -143,13 +143,22 @@ def fit_genre(data: GenreData, recipe: Recipe, rows: np.ndarray | None = None,
     rows = data.train_rows if rows is None else rows
     index, targets = expand_multilabel(rows, [data.label_sets[i] for i in rows], genres)  # one per (cover, genre)
     vectors, texts = data.vectors[index], [data.texts[i] for i in index]
+    support = _text_support(targets, texts, len(genres))
     if extra is not None and len(extra[0]):
         more, more_y = expand_multilabel(np.arange(len(extra[0])), extra[1], genres)
         keep = _balance_new(more_y, len(data.genres), np.bincount(targets, minlength=len(data.genres)))
         more_texts = extra_texts or [""] * len(extra[0])
         vectors, targets = np.concatenate([vectors, extra[0][more[keep]]]), np.concatenate([targets, more_y[keep]])
         texts += [more_texts[i] for i in more[keep]]
-    return GenreModel.fit(vectors, targets, genres, recipe, seed=SEED, texts=texts)
+        support += _text_support(more_y, [more_texts[i] for i in more], len(genres))
+    trust = text_trust(support, int(support[:len(data.genres)].min()))
+    return GenreModel.fit(vectors, targets, genres, recipe, seed=SEED, texts=texts, trust=trust)
+
+
+def _text_support(targets: np.ndarray, texts: list[str], n_genres: int) -> np.ndarray:
+    """Per genre, how many of these (cover, genre) rows have text: before any repetition."""
+    has = np.array([has_text(t) for t in texts], dtype=bool)
+    return np.bincount(targets[has], minlength=n_genres) if len(targets) else np.zeros(n_genres, dtype=int)
 
 
 def _balance_new(targets: np.ndarray, n_base: int, base_counts: np.ndarray) -> np.ndarray:

@@ -3,7 +3,7 @@ import pytest
 
 from models.features import vector_size
 from models.genre import GenreModel, Recipe
-from models.text_genre import TextModel, blend
+from models.text_genre import TextModel, blend, text_trust
 
 GENRES = ["Country", "HipHop"]
 WORDS = {0: ["honky tonk", "cowboy road", "whiskey river", "tonk country"], 1: ["gangsta rap", "mixtape beats", "rap gangsta", "beats crew"]}
@@ -87,3 +87,25 @@ def test_sharpness_above_one_sharpens_only_rows_with_text():
     plain, sharp = blend(image, text, 0.5, has, 1.0), blend(image, text, 0.5, has, 2.0)
     assert plain[0, 0] < sharp[0, 0] < 1  # same ranking, more confident
     np.testing.assert_array_equal(sharp[1], image[1])
+
+
+def test_a_genre_with_no_text_trust_keeps_its_image_evidence():
+    image = np.array([[0.5, 0.3, 0.2]])
+    text = np.array([[0.6, 0.399, 0.001]])  # the text half has barely seen genre 2
+    has = np.array([True])
+    full, trusted = blend(image, text, 0.5, has), blend(image, text, np.array([0.5, 0.5, 0.0]), has)
+    assert full[0, 2] < 0.02 < trusted[0, 2]  # vetoed at full weight, not without trust
+    np.testing.assert_allclose(blend(image, text, np.array([0.5, 0.5, 0.5]), has), full)
+
+
+def test_text_trust_grows_with_the_covers_with_text_up_to_the_fewest_of_a_base_genre():
+    np.testing.assert_allclose(text_trust(np.array([600, 500, 14, 0]), 500), [1.0, 1.0, 0.028, 0.0])
+    np.testing.assert_allclose(text_trust(np.array([3, 0]), 0), [1.0, 0.0])  # no base texts: no division by zero
+
+
+def test_a_model_pickled_before_per_genre_trust_blends_at_the_recipe_weight(model):
+    old = GenreModel.__new__(GenreModel)
+    old.__dict__.update({k: v for k, v in model.__dict__.items() if k != "trust"})
+    vectors, _, _ = tiny_set(3, seed=3)
+    np.testing.assert_array_equal(old.text_weights, [0.5, 0.5])
+    np.testing.assert_allclose(old.predict_proba(vectors, ["COWBOY"] * 3), model.predict_proba(vectors, ["COWBOY"] * 3))
