@@ -136,7 +136,10 @@ class Console:
             self._print(f"{line}: {exc}")
             return
         if reply is None:
-            self._print(f"I don't know what to do with {line!r}: type help.")
+            if self.last_message is not None and _could_be_a_genre(line):
+                self._print(f"{line!r} isn't a genre I know. To vote for it as a new one, type: vote {line}")
+            else:
+                self._print(f"I don't know what to do with {line!r}: type help.")
             return
         # A vote applies to the last reply; one that cannot take votes leaves nothing to vote on.
         self.last_message = None
@@ -203,3 +206,8 @@ def _lines(stdin: TextIO) -> asyncio.Queue[str]:
 
     threading.Thread(target=read, name="console-stdin", daemon=True).start()
     return queue
+
+
+def _could_be_a_genre(line: str) -> bool:
+    """A word or two, not a path: someone voting for a genre the model doesn't know."""
+    return len(line) <= 40 and len(line.split()) <= 2 and not any(c in line for c in "/\\.:~")

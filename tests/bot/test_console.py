@@ -299,3 +299,19 @@ async def test_a_refused_or_failed_retrain_prints_its_message(name: str) -> None
 
 async def test_help_names_retrain() -> None:
     assert any(line.split()[0] == "retrain" for line in (await console_says("help")).splitlines()[1:])
+
+
+async def test_an_unknown_genre_after_a_reply_says_how_to_vote_for_it() -> None:
+    from bot.console import Console
+
+    out = io.StringIO()
+    console = Console(PathOnlyService(), out)
+    await console.handle_safely("folk")
+    assert out.getvalue().strip() == "I don't know what to do with 'folk': type help."  # nothing to vote on yet
+    console.last_message = "console-1"  # a reply that takes votes
+    for line in ("folk", "what is this", "cover.jpg"):
+        await console.handle_safely(line)
+    said = [line for line in out.getvalue().splitlines() if line][1:]
+    assert said == ["'folk' isn't a genre I know. To vote for it as a new one, type: vote folk",
+                    "I don't know what to do with 'what is this': type help.",
+                    "cover.jpg: There's no such file."]
