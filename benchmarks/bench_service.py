@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/bench_service.py [--single 100] [--concurrent 200]
 
 Prints p50/p95 of single requests (target: ≤ 80 / 200 ms), then sends N messages at once, with
-the default queue (MAX_QUEUE=32: the overflow must get "busy" replies) and with a queue that holds
-them all, and counts replies by kind: every message must get exactly one reply.
+the default bounds (MAX_QUEUE=32, MAX_CONCURRENT_FETCHES=16: the overflow must get "busy" replies)
+and with bounds that hold them all, and counts replies by kind: every message must get exactly one reply.
 Uses the real model and a real store in a temporary directory; covers come from ../shared when present.
 """
 
@@ -101,10 +101,12 @@ def by_kind(results: Sequence[tuple[float, list[Reply]]]) -> dict[str, list[floa
 
 
 def make_service(
-    predictor: Predictor, store: Store, session: aiohttp.ClientSession, base: str, max_queue: int
+    predictor: Predictor, store: Store, session: aiohttp.ClientSession, base: str, max_queue: int,
+    max_fetches: int,
 ) -> Service:
     spotify = SpotifyClient(session, oembed_base=base)
-    config = ServiceConfig(user_rate=0, channel_rate=0, max_queue=max_queue, allow_private=True)
+    config = ServiceConfig(user_rate=0, channel_rate=0, max_queue=max_queue, max_concurrent_fetches=max_fetches,
+                           allow_private=True)
     return Service(predictor, store, config, session, spotify)
 
 
@@ -121,12 +123,14 @@ async def main(n_single: int, n_concurrent: int) -> None:
                 f"model {predictor.version}; {defaults.max_concurrent_predictions} inference workers; "
                 f"fake Spotify (oEmbed) at {base}"
             )
-            service = make_service(predictor, store, session, base, defaults.max_queue)
+            service = make_service(predictor, store, session, base, defaults.max_queue, defaults.max_concurrent_fetches)
             await single(service, n_single)
-            await concurrent(service, n_concurrent, f"MAX_QUEUE={defaults.max_queue} (default)")
+            await concurrent(service, n_concurrent, f"MAX_QUEUE={defaults.max_queue}, "
+                             f"MAX_CONCURRENT_FETCHES={defaults.max_concurrent_fetches} (defaults)")
             await service.close()
-            roomy = make_service(predictor, store, session, base, n_concurrent)
-            await concurrent(roomy, n_concurrent, f"MAX_QUEUE={n_concurrent}")
+            # Both bounds: with the default fetch bound the overflow is "busy" before it reaches the queue.
+            roomy = make_service(predictor, store, session, base, n_concurrent, n_concurrent)
+            await concurrent(roomy, n_concurrent, f"MAX_QUEUE={n_concurrent}, MAX_CONCURRENT_FETCHES={n_concurrent}")
             await roomy.close()
         await store.close()
     await server.close()
