@@ -1,4 +1,5 @@
-"""A genre learnt from a few votes is weighted up next to the base genres (training.train._balance_new): class-balanced;\nthe text half is trusted on it by the covers with text it was learnt from."""
+"""A genre learnt from a few votes is weighted up next to the base genres (training.train._balance_new): class-balanced;
+the text half is trusted on it by the covers with text it was learnt from (training.train.fit_genre)."""
 
 from __future__ import annotations
 
