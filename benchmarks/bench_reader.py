@@ -35,40 +35,30 @@ def main() -> int:
     args = parser.parse_args()
     paths = sorted(p for p in args.covers.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"})[: args.n]
     images = [load_image(p.read_bytes()) for p in paths]
-    engine = reader.Reader(threads=1)._engine
+    ocr = reader.Reader(threads=1)
     print(f"{len(images)} covers from {args.covers}; one onnxruntime thread; times in ms")
     for setting in args.settings:
         side, boxes = (int(v) for v in setting.split("x"))
-        detect, recognise, counts, chars = time_stages(engine, images, side, boxes)
+        detect, recognise, counts, chars = time_stages(ocr, images, side, boxes)
         total = [d + r for d, r in zip(detect, recognise, strict=True)]
         print(f"side {side}, {boxes} boxes: detect {summary(detect)}; recognise {summary(recognise)}; "
               f"reading {summary(total)}; {statistics.mean(counts):.2f} boxes per cover; {chars} characters read")
     return 0
 
 
-def time_stages(engine, images: list, side: int, boxes: int) -> tuple[list[float], list[float], list[int], int]:
-    """The steps of reader.Reader._read, at another side and box count, with a clock between them."""
-    import numpy as np
-
-    reader.DET_SIDE = side  # _prepare reads it at call time
+def time_stages(ocr: reader.Reader, images: list, side: int, boxes: int) -> tuple[list[float], list[float], list[int], int]:
+    """The reader's two steps at another detector side and box count, with a clock between them."""
     detect, recognise, counts, chars = [], [], [], 0
     for image in images:
-        array, _ = reader._prepare(image)
+        array, _ = reader._prepare(image, side)
         t0 = time.perf_counter()
-        found, _ = engine.text_det(array)
+        found = ocr._detect(array)
         t1 = time.perf_counter()
+        read = ocr._recognise(array, found, boxes) if len(found) else []
+        recognise.append((time.perf_counter() - t1) * 1000)
         detect.append((t1 - t0) * 1000)
-        if found is None or len(found) == 0:
-            recognise.append(0.0)
-            counts.append(0)
-            continue
-        largest = sorted(np.argsort([reader._polygon_area(b) for b in found])[::-1][:boxes])
-        crops = engine.get_crop_img_list(array, engine.sorted_boxes(np.asarray([found[i] for i in largest])))
-        t2 = time.perf_counter()
-        results, _ = engine.text_rec(crops)
-        recognise.append((time.perf_counter() - t2) * 1000)
-        counts.append(len(crops))
-        chars += sum(len(str(text).strip()) for text, confidence in results if confidence >= reader.MIN_CONFIDENCE)
+        counts.append(min(boxes, len(found)))
+        chars += sum(len(box.text) for box in read)
     return detect, recognise, counts, chars
 
 

@@ -91,12 +91,20 @@ class Reader:
                        image_area=float(image.width * image.height))
 
     def _read(self, array: np.ndarray) -> list[TextBox]:
+        found = self._detect(array)
+        return self._recognise(array, found) if len(found) else []
+
+    def _detect(self, array: np.ndarray) -> np.ndarray:
+        """The text boxes' corners the detector finds (benchmarks/bench_reader.py times it apart)."""
+        found, _ = self._engine.text_det(array)
+        return np.zeros((0, 4, 2)) if found is None else np.asarray(found)
+
+    def _recognise(self, array: np.ndarray, found: np.ndarray, max_boxes: int | None = None) -> list[TextBox]:
+        """The largest `max_boxes` (default MAX_BOXES) boxes read, top to bottom; strings under
+        MIN_CONFIDENCE dropped."""
         engine = self._engine
-        found, _ = engine.text_det(array)
-        if found is None or len(found) == 0:
-            return []
         areas = [_polygon_area(b) for b in found]
-        largest = sorted(np.argsort(areas)[::-1][:MAX_BOXES])
+        largest = sorted(np.argsort(areas)[::-1][:MAX_BOXES if max_boxes is None else max_boxes])
         kept = engine.sorted_boxes(np.asarray([found[i] for i in largest]))
         crops = engine.get_crop_img_list(array, kept)
         recognised, _ = engine.text_rec(crops)
@@ -125,14 +133,15 @@ def _engine(threads: int):
                     rec_batch_num=REC_BATCH, intra_op_num_threads=threads, inter_op_num_threads=1)
 
 
-def _prepare(image: Image.Image) -> tuple[np.ndarray, float]:
-    """The cover as the BGR array the detector reads (longest side DET_SIDE) and the scale used."""
+def _prepare(image: Image.Image, side: int | None = None) -> tuple[np.ndarray, float]:
+    """The cover as the BGR array the detector reads (longest side `side`, default DET_SIDE) and the scale used."""
+    side = DET_SIDE if side is None else side
     width, height = image.size
     if min(width, height) < MIN_SIDE:
         raise _Unreadable(f"image too small ({width}x{height})")
     if max(width, height) / min(width, height) > MAX_ASPECT:
         raise _Unreadable(f"image too narrow ({width}x{height})")
-    scale = DET_SIDE / max(width, height)
+    scale = side / max(width, height)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     rgb = image.convert("RGB").resize(size, Image.Resampling.BILINEAR)
     return np.ascontiguousarray(np.asarray(rgb)[:, :, ::-1]), scale
