@@ -22,6 +22,7 @@ from bot.replies import OOPS, IncomingImage, Platform, Reply, Requester
 from bot.retraining import RetrainFailed, RetrainRefused
 from bot.service import Service, open_service
 from bot.settings import Settings
+from feedback.labels import MAX_LABEL_CHARS
 
 log = logging.getLogger(__name__)
 
@@ -209,5 +210,5 @@ def _lines(stdin: TextIO) -> asyncio.Queue[str]:
 
 
 def _could_be_a_genre(line: str) -> bool:
-    """A word or two, not a path: someone voting for a genre the model doesn't know."""
-    return len(line) <= 40 and len(line.split()) <= 2 and not any(c in line for c in "/\\.:~")
+    """A word or two, not a path, no longer than a vote keeps: someone voting for a genre the model doesn't know."""
+    return len(line) <= MAX_LABEL_CHARS and len(line.split()) <= 2 and not any(c in line for c in "/\\.:~")
