@@ -61,7 +61,7 @@ def test_an_ocr_failure_gives_an_empty_reading(reader, monkeypatch, caplog):
     def broken(array):
         raise RuntimeError("onnx exploded")
 
-    monkeypatch.setattr(reader._engine, "text_det", broken)
+    monkeypatch.setattr(reader._engine.text_det, "infer", broken)
     reader._warned.clear()
     with caplog.at_level(logging.WARNING, logger="models.reader"):
         assert reader.read(cover_with(["JAZZ"])) == Reading()
@@ -95,6 +95,43 @@ def test_freed_ocr_buffers_go_back_after_each_reading_even_a_failed_one(reader, 
     def broken(array):
         raise RuntimeError("onnx exploded")
 
-    monkeypatch.setattr(reader._engine, "text_det", broken)
+    monkeypatch.setattr(reader._engine.text_det, "infer", broken)
     reader.read(cover_with(["JAZZ"]))
     assert len(trims) == 2
+
+
+@pytest.mark.parametrize("shape", [(384, 384), (384, 290), (100, 384)])
+def test_detector_input_is_what_rapidocr_would_feed_it(reader, shape):
+    array = np.random.default_rng(0).integers(0, 256, (*shape, 3), dtype=np.uint8)
+    theirs = reader._engine.text_det.get_preprocess(max(shape))(array)
+    ours = reader_module._detector_input(array)
+    assert ours.shape == theirs.shape and ours.dtype == np.float32
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)
+
+
+def test_the_recogniser_pads_short_words_only_to_rec_min_width(monkeypatch):
+    monkeypatch.setattr(reader_module, "REC_MIN_WIDTH", 160)
+    narrow = Reader(threads=1)
+    widths = []
+    session = narrow._engine.text_rec.session
+
+    def recording(batch):
+        widths.append(batch.shape[-1])
+        return session(batch)
+
+    monkeypatch.setattr(narrow._engine.text_rec, "session", recording)
+    assert "POP" in narrow.read(cover_with(["POP"])).text.upper()
+    assert widths == [160]  # RapidOCR's own default pads every crop to 320
+
+
+def test_the_detector_runs_rapidocrs_model_with_an_arena(reader):
+    session = reader._engine.text_det.infer.session
+    assert session.get_session_options().enable_cpu_mem_arena
+    from rapidocr_onnxruntime import RapidOCR
+
+    theirs = RapidOCR(use_cls=False, print_verbose=False, det_limit_type="max")
+    array, _ = reader_module._prepare(cover_with(["GREATEST", "HITS"]))
+    ours = reader._detect(array)
+    found, _ = theirs.text_det(array)
+    assert len(ours) == 2
+    np.testing.assert_allclose(ours, np.asarray(found))
