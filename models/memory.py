@@ -2,8 +2,8 @@
 
 glibc keeps memory that big decodes and onnxruntime's per-run buffers freed (the recogniser's
 session runs without an arena, so each run's activations are plain mallocs): without a trim, reading
-80 covers one after another grew the process by 210 MB when both OCR sessions ran that way, and 200
-covers grow it by 52 MB with the detector's arena (benchmarks, model card).
+80 covers one after another grew the process by 210 MB when both OCR sessions ran that way; with
+the detector's arena, 200 covers peak 52 MB higher without the trim than with it (model card).
 """
 
 from __future__ import annotations
